@@ -1,0 +1,1 @@
+"""flask_siothread: the Flask extension for siothread (installed under this import name)."""

@@ -1,0 +1,1 @@
+"""siothread.adapters package."""

@@ -1,0 +1,1 @@
+"""siothread.client package."""

@@ -1,0 +1,95 @@
+"""The one seam between siothread and gevent (style principle 8).
+
+Everything above the protocol layer that needs concurrency gets it from a
+:class:`Runtime`: greenlets, events, queues, locks, timers and the clock. Only
+this module and :mod:`siothread.wsgi` / :mod:`siothread.serving` import gevent,
+so unit tests can swap in a runtime with a fake clock.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Optional
+
+import gevent
+import gevent.event
+import gevent.lock
+import gevent.queue
+from gevent import Greenlet
+
+__all__ = ["Runtime", "TimerHandle", "RUNTIME", "Greenlet"]
+
+
+class TimerHandle:
+    """A one-shot timer on the gevent loop; its callback runs in a fresh greenlet.
+
+    A libev timer costs no greenlet while it waits, which is what lets every
+    session own a heartbeat timer (issue: "never a new greenlet per ping").
+    The callback itself runs in a greenlet because it may block (write to a
+    socket, call an application handler).
+    """
+
+    __slots__ = ("_timer", "_fn", "_args", "cancelled")
+
+    def __init__(self, delay: float, fn: Callable[..., Any], args: tuple) -> None:
+        self._fn = fn
+        self._args = args
+        self.cancelled = False
+        loop = gevent.get_hub().loop
+        self._timer = loop.timer(max(delay, 0.0))
+        self._timer.start(self._fire)
+
+    def _fire(self) -> None:
+        self._timer.close()
+        if not self.cancelled:
+            gevent.spawn(self._fn, *self._args)
+
+    def cancel(self) -> None:
+        """Stop the timer; a no-op when it already fired or was cancelled."""
+        if not self.cancelled:
+            self.cancelled = True
+            self._timer.stop()
+            self._timer.close()
+
+
+class Runtime:
+    """gevent primitives behind one object; subclass to fake the clock in tests."""
+
+    Event = gevent.event.Event
+    AsyncResult = gevent.event.AsyncResult
+    Queue = gevent.queue.Queue
+    Empty = gevent.queue.Empty
+    Lock = gevent.lock.Semaphore
+    RLock = gevent.lock.RLock
+    Timeout = gevent.Timeout
+    GreenletExit = gevent.GreenletExit
+
+    @staticmethod
+    def spawn(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Greenlet:
+        return gevent.spawn(fn, *args, **kwargs)
+
+    @staticmethod
+    def sleep(seconds: float = 0) -> None:
+        gevent.sleep(seconds)
+
+    @staticmethod
+    def monotonic() -> float:
+        return time.monotonic()
+
+    @staticmethod
+    def call_later(delay: float, fn: Callable[..., Any], *args: Any) -> TimerHandle:
+        return TimerHandle(delay, fn, args)
+
+    @staticmethod
+    def getcurrent() -> Any:
+        return gevent.getcurrent()
+
+    @staticmethod
+    def joinall(greenlets: list, timeout: Optional[float] = None) -> list:
+        return gevent.joinall(greenlets, timeout=timeout)
+
+    @staticmethod
+    def killall(greenlets: list, block: bool = True, timeout: Optional[float] = None) -> None:
+        gevent.killall(greenlets, block=block, timeout=timeout)
+
+
+RUNTIME = Runtime()

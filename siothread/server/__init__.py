@@ -1,0 +1,1 @@
+"""siothread.server package."""
