@@ -1,0 +1,185 @@
+"""The long-polling transport: GET delivers queued packets, POST carries the client's packets.
+
+Spec: engine.io-protocol v4 "HTTP long-polling". Rules enforced here:
+- one GET and one POST in flight per session; an overlapping request is a
+  transport error that closes the session (conformance "duplicate poll");
+- a GET waits until something is queued, the session closes or the ping
+  interval passes (then it answers NOOP: it never hangs, row E15);
+- a POST body is capped while it is read (413 before buffering past the cap,
+  CVE-2020-36048) and must arrive within ``body_timeout`` (slow bodies, E14);
+- an invalid payload closes the session (E7).
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, List, Optional
+from urllib.parse import parse_qs
+
+from ..errors import EngineErrorCode, RemoteProtocolError
+from ..protocol.engineio import SEPARATOR, decode_payload
+from .http import StartResponse, compress_body, cors_headers, error_response, plain_response
+from .session import Reason, Session, State
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .server import Server
+
+__all__ = ["handle_get", "handle_post", "read_body", "BodyTooLarge", "BodyTimeout"]
+
+_CHUNK = 65536
+
+
+class BodyTooLarge(Exception):
+    """The request body crossed the cap."""
+
+
+class BodyTimeout(Exception):
+    """The request body did not arrive in time."""
+
+
+def read_body(server: "Server", environ: dict, limit: int) -> bytes:
+    """Read the request body, at most ``limit`` bytes, within ``body_timeout``.
+
+    Raises BodyTooLarge as soon as the declared or received size crosses the cap,
+    without reading further.
+    """
+    try:
+        declared: Optional[int] = int(environ.get("CONTENT_LENGTH") or -1)
+    except ValueError:
+        declared = -1
+    if declared is not None and declared > limit:
+        raise BodyTooLarge()
+    stream = environ.get("wsgi.input")
+    if stream is None or declared == 0:
+        return b""
+    parts: List[bytes] = []
+    received = 0
+    rt = server.runtime
+    try:
+        with rt.Timeout(server.config.body_timeout, BodyTimeout):
+            while True:
+                want = min(_CHUNK, limit + 1 - received)
+                if declared is not None and declared >= 0:
+                    want = min(want, declared - received)
+                    if want <= 0:
+                        break
+                chunk = stream.read(want)
+                if not chunk:
+                    break
+                received += len(chunk)
+                if received > limit:
+                    raise BodyTooLarge()
+                parts.append(chunk)
+    except (OSError, ValueError):
+        raise BodyTimeout() from None
+    return b"".join(parts)
+
+
+def _jsonp_index(query: dict) -> Optional[str]:
+    j = query.get("j")
+    if j is None:
+        return None
+    return j if j.isdigit() and len(j) <= 6 else ""
+
+
+def _jsonp_wrap(index: str, payload: str) -> bytes:
+    import json
+
+    # engine.io polling-jsonp.ts: JSON-quote, then escape the separators JS would
+    # treat as line ends inside a string literal; "</" is escaped so the body can
+    # never close a surrounding <script> element.
+    js = json.dumps(payload).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("</", "<\\/")
+    return f"___eio[{index}]({js});".encode()
+
+
+_JSONP_NEWLINES = re.compile(r"(\\)?\\n")
+
+
+def handle_get(server: "Server", session: Session, environ: dict, query: dict,
+               start_response: StartResponse) -> List[bytes]:
+    if session.poll_active:
+        # Two GETs at once: the first one receives the CLOSE packet.
+        session.close(Reason.TRANSPORT_ERROR)
+        return error_response(start_response, EngineErrorCode.BAD_REQUEST)
+    session.poll_active = True
+    try:
+        if not session.has_pending() and not session.closed:
+            if session.state is State.UPGRADING:
+                # The client is pausing polling for an upgrade: release it at once.
+                segments = ["6"]
+            else:
+                session.wait_for_pending(server.config.ping_interval + server.config.ping_timeout)
+                segments = session.take_pending() or ["6"]
+        else:
+            segments = session.take_pending() or ["6"]
+    finally:
+        session.poll_active = False
+    payload = SEPARATOR.join(segments)
+    extra = cors_headers(environ, server.config)
+    index = _jsonp_index(query)
+    if index is not None:
+        if index == "":
+            return error_response(start_response, EngineErrorCode.BAD_REQUEST, extra_headers=extra)
+        body = _jsonp_wrap(index, payload)
+        extra.append(("Content-Type", "text/javascript; charset=UTF-8"))
+        return _send(start_response, body, extra, content_type=None)
+    body, encoding = compress_body(environ, payload.encode("utf-8"), server.config)
+    if encoding:
+        extra.append(("Content-Encoding", encoding))
+    return _send(start_response, body, extra)
+
+
+def _send(start_response: StartResponse, body: bytes, extra: list, content_type: Optional[str] = "text/plain; charset=UTF-8") -> List[bytes]:
+    headers = [("Content-Length", str(len(body))), ("Cache-Control", "no-store")]
+    if content_type:
+        headers.append(("Content-Type", content_type))
+    headers.extend(extra)
+    start_response("200 OK", headers)
+    return [body]
+
+
+def handle_post(server: "Server", session: Session, environ: dict, query: dict,
+                start_response: StartResponse) -> List[bytes]:
+    extra = cors_headers(environ, server.config)
+    ctype = environ.get("CONTENT_TYPE", "")
+    if ctype.split(";")[0].strip().lower() == "application/octet-stream":
+        # EIO4 polling bodies are text; answer and end the response (CVE-2026-59725).
+        session.close(Reason.TRANSPORT_ERROR)
+        return error_response(start_response, EngineErrorCode.BAD_REQUEST, extra_headers=extra)
+    if session.post_active:
+        session.close(Reason.TRANSPORT_ERROR)
+        return error_response(start_response, EngineErrorCode.BAD_REQUEST, extra_headers=extra)
+    session.post_active = True
+    try:
+        try:
+            body = read_body(server, environ, server.config.max_http_buffer_size)
+        except BodyTooLarge:
+            session.close(Reason.TRANSPORT_ERROR)
+            return error_response(start_response, EngineErrorCode.BAD_REQUEST, 413, extra)
+        except BodyTimeout:
+            session.close(Reason.TRANSPORT_ERROR)
+            return error_response(start_response, EngineErrorCode.BAD_REQUEST, 408, extra)
+        index = _jsonp_index(query)
+        try:
+            if index is not None:
+                if index == "":
+                    raise RemoteProtocolError("invalid JSONP index")
+                form = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=4)
+                text = form.get("d", [""])[0]
+                text = _JSONP_NEWLINES.sub(lambda m: m.group(0) if m.group(1) else "\n", text)
+                packets = decode_payload(text, max_packets=server.config.max_packets_per_payload)
+            else:
+                packets = decode_payload(body, max_packets=server.config.max_packets_per_payload)
+        except (RemoteProtocolError, UnicodeDecodeError, ValueError):
+            session.close(Reason.PARSE_ERROR)
+            return error_response(start_response, EngineErrorCode.BAD_REQUEST, extra_headers=extra)
+        for packet in packets:
+            if session.closed:
+                break
+            server._on_packet(session, packet)
+    finally:
+        session.post_active = False
+    body_out = b"ok"
+    headers = [("Content-Type", "text/html; charset=UTF-8"), ("Content-Length", "2")]
+    headers.extend(extra)
+    start_response("200 OK", headers)
+    return [body_out]

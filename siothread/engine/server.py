@@ -1,0 +1,390 @@
+"""The Engine.IO v4 server: handshake, request routing, session registry, shutdown.
+
+Spec: engine.io-protocol v4 ("Handshake", "Upgrade", "Heartbeat") and the
+behaviour of engine.io ``lib/server.ts`` (``verify()``, ``handshake()``,
+``handleUpgrade()``). Every refusal is a fixed engine.io error body; sids come
+from :mod:`secrets` (120 random bits) and are looked up in a plain dict, so no
+client string ever reaches an attribute lookup (CVE-2026-59724).
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+
+from ..errors import CloseCode, EngineErrorCode, RemoteProtocolError
+from ..protocol.engineio import SEPARATOR, Packet, PacketType, decode_ws_text, open_packet_data
+from . import polling
+from ._runtime import RUNTIME, Runtime
+from .config import EngineConfig
+from .http import cors_headers, error_response, origin_allowed, parse_query, preflight_headers
+from .prepared import Prepared
+from .session import Reason, Session, State
+from .websocket import WebSocketConnection
+from .ws_accept import Acceptor, TakeoverAcceptor, find_acceptor
+
+__all__ = ["Server", "Reason"]
+
+Handler = Callable[..., Any]
+_EVENTS = ("connect", "message", "disconnect", "overflow")
+
+
+class Server:
+    """An Engine.IO server; serve it with :class:`siothread.WSGIApp`.
+
+    Options are those of :class:`~siothread.engine.config.EngineConfig`; an
+    unknown keyword raises ``TypeError``.
+
+    Handlers (``@eio.on(name)``):
+        ``connect(sid, environ)``: return False to refuse the session.
+        ``message(sid, data)``: ``data`` is ``str`` or ``bytes``; called in order, from the
+            session's reader greenlet: it must not block for long.
+        ``disconnect(sid, reason)``: once per session, with a :class:`Reason` string.
+        ``overflow(sid, policy)``: the session's outbound queue overflowed.
+    """
+
+    def __init__(self, *, runtime: Optional[Runtime] = None, **options: Any) -> None:
+        self.config = EngineConfig.from_kwargs(**options)
+        self.runtime = runtime or RUNTIME
+        self.logger = self.config.logger
+        self.debug = self.logger.isEnabledFor(logging.DEBUG)
+        self.sessions: Dict[str, Session] = {}
+        self.handlers: Dict[str, Handler] = {}
+        self._on_message: Handler = lambda sid, data: None
+        self._accepting = True
+        self._ws_loops = 0
+        self._ws_idle = self.runtime.Event()
+        self._ws_idle.set()
+
+    # -- handlers -----------------------------------------------------------------
+    def on(self, event: str, handler: Optional[Handler] = None) -> Any:
+        """Register a handler; usable as ``@eio.on('message')`` or ``eio.on('message', fn)``."""
+        if event not in _EVENTS:
+            raise ValueError(f"unknown Engine.IO event {event!r}; expected one of {_EVENTS}")
+
+        def register(fn: Handler) -> Handler:
+            self.handlers[event] = fn
+            if event == "message":
+                self._on_message = fn
+            return fn
+
+        return register if handler is None else register(handler)
+
+    def _trigger(self, event: str, *args: Any) -> Any:
+        handler = self.handlers.get(event)
+        if handler is None:
+            return None
+        try:
+            return handler(*args)
+        except Exception:
+            self.logger.exception("error in the %s handler (sid %s)", event, args[0] if args else "-")
+            return False if event == "connect" else None
+
+    # -- public API ---------------------------------------------------------------
+    def send(self, sid: str, data: Union[str, bytes]) -> bool:
+        """Send one MESSAGE packet; False when the session is gone or the packet was dropped."""
+        session = self.sessions.get(sid)
+        if session is None:
+            return False
+        if isinstance(data, str):
+            return session.send_text_packet("4" + data)
+        return session.send_prepared(Prepared((bytes(data),)))
+
+    def prepare(self, messages: Sequence[Union[str, bytes]], *, compress: bool = True) -> Prepared:
+        """Encode MESSAGE payloads once, to hand to many sessions with :meth:`send_prepared`."""
+        return Prepared(messages, compress=compress)
+
+    def send_prepared(self, sid: str, prepared: Prepared, *, volatile: bool = False) -> bool:
+        session = self.sessions.get(sid)
+        if session is None:
+            return False
+        return session.send_prepared(prepared, volatile)
+
+    def disconnect(self, sid: str, reason: str = Reason.SERVER) -> None:
+        session = self.sessions.get(sid)
+        if session is not None:
+            session.close(reason)
+
+    def transport(self, sid: str) -> str:
+        session = self.sessions.get(sid)
+        if session is None:
+            raise KeyError("unknown session")
+        return session.transport
+
+    def is_connected(self, sid: str) -> bool:
+        return sid in self.sessions
+
+    def environ(self, sid: str) -> dict:
+        session = self.sessions.get(sid)
+        if session is None:
+            raise KeyError("unknown session")
+        return session.environ
+
+    def queued(self, sid: str) -> int:
+        """The backlog of a session (bytes on WebSocket, packets on polling); 0 when unknown."""
+        session = self.sessions.get(sid)
+        return session.queued if session is not None else 0
+
+    def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return self.runtime.spawn(target, *args, **kwargs)
+
+    def sleep(self, seconds: float = 0) -> None:
+        self.runtime.sleep(seconds)
+
+    def stop_accepting(self) -> None:
+        """Refuse new sessions from now on (the first step of a graceful shutdown)."""
+        self._accepting = False
+
+    def shutdown(self, timeout: float = 5.0, reason: str = Reason.SHUTDOWN) -> None:
+        """Close every session (queued packets are flushed first) and wait for their connections to end."""
+        self.stop_accepting()
+        for session in list(self.sessions.values()):
+            session.close(reason)
+        self._ws_idle.wait(timeout)
+
+    # -- request entry point ------------------------------------------------------
+    def handle_request(self, environ: dict, start_response: Callable[..., Any]) -> Any:
+        """The WSGI entry point for requests under the Engine.IO path."""
+        cfg = self.config
+        method = environ.get("REQUEST_METHOD", "GET")
+        query = parse_query(environ)
+        allowed = origin_allowed(environ, cfg)
+        if method == "OPTIONS":
+            if not allowed:
+                return error_response(start_response, EngineErrorCode.FORBIDDEN, 403)
+            start_response("204 No Content", preflight_headers(environ, cfg) + [("Content-Length", "0")])
+            return []
+        if query.get("EIO") != "4":
+            return error_response(start_response, EngineErrorCode.UNSUPPORTED_PROTOCOL_VERSION)
+        transport = query.get("transport")
+        if transport not in cfg.transports:
+            return error_response(start_response, EngineErrorCode.UNKNOWN_TRANSPORT)
+        sid = query.get("sid")
+        if transport == "websocket":
+            return self._handle_websocket(environ, start_response, sid, allowed)
+        if not allowed:
+            return error_response(start_response, EngineErrorCode.FORBIDDEN, 403)
+        if sid is None:
+            if method != "GET":
+                return error_response(start_response, EngineErrorCode.BAD_HANDSHAKE_METHOD)
+            return self._handshake_polling(environ, start_response)
+        session = self.sessions.get(sid)
+        if session is None:
+            return error_response(start_response, EngineErrorCode.UNKNOWN_SID)
+        if session.transport != "polling":
+            # conformance: "should ignore HTTP requests with same sid after upgrade"
+            return error_response(start_response, EngineErrorCode.BAD_REQUEST)
+        if method == "GET":
+            return polling.handle_get(self, session, environ, query, start_response)
+        if method == "POST":
+            return polling.handle_post(self, session, environ, query, start_response)
+        return error_response(start_response, EngineErrorCode.BAD_REQUEST)
+
+    # -- handshake ----------------------------------------------------------------
+    def _admission(self, environ: dict) -> Optional[tuple]:
+        """None when a new session may open, else (code, status, message) to refuse with."""
+        if not self._accepting:
+            return EngineErrorCode.FORBIDDEN, 503, "Server is shutting down"
+        if self.config.max_sessions is not None and len(self.sessions) >= self.config.max_sessions:
+            return EngineErrorCode.FORBIDDEN, 503, "Too many sessions"
+        hook = self.config.allow_request
+        if hook is not None:
+            try:
+                verdict = hook(environ)
+            except Exception:
+                self.logger.exception("allow_request raised; refusing the request")
+                verdict = False
+            if verdict is False:
+                return EngineErrorCode.FORBIDDEN, 403, None
+            if isinstance(verdict, str):
+                return EngineErrorCode.FORBIDDEN, 403, verdict
+        return None
+
+    def _new_session(self, environ: dict, transport: str) -> Session:
+        sid = secrets.token_urlsafe(15)
+        while sid in self.sessions:  # pragma: no cover - 120 random bits
+            sid = secrets.token_urlsafe(15)
+        session = Session(self, sid, environ, transport)
+        self.sessions[sid] = session
+        return session
+
+    def _open_segment(self, session: Session, transport: str) -> str:
+        cfg = self.config
+        upgrades: List[str] = []
+        if transport == "polling" and cfg.allow_upgrades and "websocket" in cfg.transports:
+            upgrades = ["websocket"]
+        return "0" + open_packet_data(session.sid, upgrades, cfg.ping_interval, cfg.ping_timeout,
+                                      cfg.max_http_buffer_size)
+
+    def _cookie_headers(self, environ: dict, sid: str) -> list:
+        cookie = self.config.cookie
+        if cookie is None:
+            return []
+        parts = [f"{cookie['name']}={sid}", f"Path={cookie.get('path', '/')}"]
+        if cookie.get("httpOnly", cookie.get("httponly", True)):
+            parts.append("HttpOnly")
+        parts.append(f"SameSite={cookie.get('sameSite', cookie.get('samesite', 'Lax'))}")
+        if cookie.get("secure") or environ.get("wsgi.url_scheme") == "https":
+            parts.append("Secure")
+        if "maxAge" in cookie or "max_age" in cookie:
+            parts.append(f"Max-Age={int(cookie.get('maxAge', cookie.get('max_age')))}")
+        return [("Set-Cookie", "; ".join(parts))]
+
+    def _handshake_polling(self, environ: dict, start_response: Callable[..., Any]) -> Any:
+        refusal = self._admission(environ)
+        if refusal is not None:
+            code, status, message = refusal
+            return error_response(start_response, code, status, cors_headers(environ, self.config), message)
+        session = self._new_session(environ, "polling")
+        session.send_text_packet(self._open_segment(session, "polling"))
+        if self._trigger("connect", session.sid, environ) is False:
+            self.sessions.pop(session.sid, None)
+            session.state = State.CLOSED
+            return error_response(start_response, EngineErrorCode.FORBIDDEN, 403,
+                                  cors_headers(environ, self.config))
+        session.start_heartbeat()
+        body = SEPARATOR.join(session.take_pending()).encode("utf-8")
+        headers = [
+            ("Content-Type", "text/plain; charset=UTF-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+        ]
+        headers += cors_headers(environ, self.config) + self._cookie_headers(environ, session.sid)
+        start_response("200 OK", headers)
+        return [body]
+
+    # -- WebSocket ----------------------------------------------------------------
+    def _handle_websocket(self, environ: dict, start_response: Callable[..., Any], sid: Optional[str],
+                          origin_ok: bool) -> Any:
+        acceptor = find_acceptor(environ)
+        if acceptor is None:
+            return error_response(start_response, EngineErrorCode.BAD_REQUEST)
+        if isinstance(acceptor, TakeoverAcceptor):
+            try:
+                acceptor.validate()
+            except RemoteProtocolError:
+                return error_response(start_response, EngineErrorCode.BAD_REQUEST)
+        if not origin_ok:
+            # Cross-site WebSocket hijacking (CVE-2019-13611): refused before any session exists.
+            return acceptor.refuse(start_response, error_response(start_response, EngineErrorCode.FORBIDDEN, 403),
+                                   CloseCode.POLICY_VIOLATION)
+        if sid is None:
+            refusal = self._admission(environ)
+            if refusal is not None:
+                code, status, message = refusal
+                return acceptor.refuse(start_response, error_response(start_response, code, status, None, message),
+                                       CloseCode.POLICY_VIOLATION if status == 403 else CloseCode.GOING_AWAY)
+            return self._run_ws_session(environ, acceptor)
+        session = self.sessions.get(sid)
+        if session is None:
+            return acceptor.refuse(start_response, error_response(start_response, EngineErrorCode.UNKNOWN_SID),
+                                   CloseCode.POLICY_VIOLATION)
+        if (session.transport != "polling" or session.state is not State.OPEN
+                or not self.config.allow_upgrades):
+            # A second WebSocket for an upgraded (or upgrading) sid is refused; the first is unaffected.
+            return acceptor.refuse(start_response, error_response(start_response, EngineErrorCode.BAD_REQUEST),
+                                   CloseCode.POLICY_VIOLATION)
+        return self._run_upgrade(session, acceptor)
+
+    def _ws_loop(self, conn: WebSocketConnection) -> Optional[str]:
+        self._ws_loops += 1
+        self._ws_idle.clear()
+        try:
+            return conn.run()
+        finally:
+            self._ws_loops -= 1
+            if self._ws_loops == 0:
+                self._ws_idle.set()
+
+    def _run_ws_session(self, environ: dict, acceptor: Acceptor) -> Any:
+        conn = acceptor.accept(self)
+        session = self._new_session(environ, "websocket")
+        session.ws = conn
+        conn.session = session
+        conn.write_text(self._open_segment(session, "websocket"))
+        if self._trigger("connect", session.sid, environ) is False:
+            self.sessions.pop(session.sid, None)
+            session.state = State.CLOSED
+            conn.abort(CloseCode.POLICY_VIOLATION)
+            return acceptor.done(conn)
+        session.start_heartbeat()
+        conn.on_message = lambda data: self._on_ws_message(session, data)
+        reason = self._ws_loop(conn)
+        session.close(reason or Reason.TRANSPORT_CLOSE, notify_peer=False)
+        return acceptor.done(conn)
+
+    def _run_upgrade(self, session: Session, acceptor: Acceptor) -> Any:
+        conn = acceptor.accept(self)
+        conn.session = session
+        session.begin_upgrade(conn)
+
+        def on_probe(data: Any) -> None:
+            if data == "2probe":
+                conn.write_text("3probe")
+                session.wake_poll()  # a parked GET answers NOOP so the client can pause polling
+            elif data == "5":
+                if session.state is not State.UPGRADING or session.upgrade_ws is not conn:
+                    conn.abort()
+                    return
+                session.complete_upgrade(conn)
+                conn.on_message = lambda d: self._on_ws_message(session, d)
+            else:
+                raise RemoteProtocolError("unexpected packet during the upgrade")
+
+        def expire() -> None:
+            if session.upgrade_ws is conn:
+                session.abort_upgrade()
+                conn.abort()
+
+        conn.on_message = on_probe
+        timer = self.runtime.call_later(self.config.upgrade_timeout, expire)
+        try:
+            reason = self._ws_loop(conn)
+        finally:
+            timer.cancel()
+        if session.ws is conn:
+            session.close(reason or Reason.TRANSPORT_CLOSE, notify_peer=False)
+        elif session.upgrade_ws is conn:
+            session.abort_upgrade()
+        return acceptor.done(conn)
+
+    # -- inbound packets ----------------------------------------------------------
+    def _on_ws_message(self, session: Session, data: Any) -> None:
+        if type(data) is str:
+            if data[:1] == "4" and SEPARATOR not in data:
+                self._on_message(session.sid, data[1:])
+                return
+            for packet in decode_ws_text(data, max_packets=self.config.max_packets_per_payload):
+                self._on_packet(session, packet)
+                if session.closed:
+                    return
+        else:
+            self._on_message(session.sid, data)
+
+    def _on_packet(self, session: Session, packet: Packet) -> None:
+        ptype = packet.type
+        if ptype is PacketType.MESSAGE:
+            self._on_message(session.sid, packet.data if packet.data is not None else "")
+        elif ptype is PacketType.PONG:
+            session.on_pong()
+        elif ptype is PacketType.CLOSE:
+            session.close(Reason.TRANSPORT_CLOSE)
+        # PING (EIO3 only), NOOP, UPGRADE and OPEN from a client carry nothing for us.
+
+    # -- session callbacks --------------------------------------------------------
+    def _forget(self, session: Session) -> None:
+        if self.sessions.get(session.sid) is session:
+            del self.sessions[session.sid]
+
+    def _session_closed(self, session: Session, reason: str) -> None:
+        self._trigger("disconnect", session.sid, reason)
+
+    def _overflow(self, session: Session) -> bool:
+        """Apply the overflow policy; called from write paths, so it never blocks. Returns False."""
+        policy = self.config.overflow
+        self.logger.warning("%s: outbound queue full, policy %s", session.sid, policy)
+        if "overflow" in self.handlers:
+            self.runtime.spawn(self._trigger, "overflow", session.sid, policy)
+        if policy == "disconnect" and not session.closed:
+            self.runtime.spawn(session.close, Reason.SLOW_CONSUMER)
+        return False

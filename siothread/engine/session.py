@@ -1,0 +1,258 @@
+"""One Engine.IO session: its state machine, outbound queue and heartbeat.
+
+Theory of operation
+-------------------
+A session starts OPEN on the transport of its handshake. A polling session may
+move to UPGRADING when a WebSocket probe arrives for its sid, then back to OPEN
+on the WebSocket transport once the client sends UPGRADE (``5``), or stay on
+polling if the probe fails. CLOSING means the session is flushing what it owes
+the peer before CLOSED; CLOSED is final. Every change goes through
+:meth:`Session._set_state`, which rejects illegal transitions (the
+``ReadyState`` machine of engine.io's ``socket.ts``).
+
+Outbound packets never block the sender. On WebSocket they go to the
+connection's write path (a non-blocking send, with only the remainder
+buffered); on polling (and while an upgrade is in flight) they are kept as
+payload segments until a GET collects them. Both are bounded by
+``max_queue`` packets and ``max_queue_bytes``; past that the overflow policy
+applies: ``disconnect`` closes the session with reason ``"slow consumer"``,
+``drop`` discards the packet. Either way the application hears about it
+through the ``overflow`` event.
+
+The heartbeat is one libev timer at a time per session: PING every
+``ping_interval``; if no PONG arrives within ``ping_timeout`` (+ grace) the
+session closes with reason ``"ping timeout"``. Sending a PING never blocks, so
+the timer callback runs in the event loop without a greenlet of its own.
+"""
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any, List, Optional, Union
+
+from ..errors import LocalProtocolError
+from ..protocol.engineio import PacketType
+from .prepared import Prepared
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .server import Server
+    from .websocket import WebSocketConnection
+
+__all__ = ["State", "Session", "Reason"]
+
+
+class State(enum.Enum):
+    OPEN = "open"
+    UPGRADING = "upgrading"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+_ALLOWED = {
+    State.OPEN: {State.UPGRADING, State.CLOSING, State.CLOSED},
+    State.UPGRADING: {State.OPEN, State.CLOSING, State.CLOSED},
+    State.CLOSING: {State.CLOSED},
+    State.CLOSED: set(),
+}
+
+
+class Reason:
+    """Disconnect reasons passed to the ``disconnect`` handler."""
+
+    CLIENT = "client disconnect"
+    SERVER = "server disconnect"
+    PING_TIMEOUT = "ping timeout"
+    TRANSPORT_CLOSE = "transport close"
+    TRANSPORT_ERROR = "transport error"
+    PARSE_ERROR = "parse error"
+    SHUTDOWN = "server shutting down"
+    SLOW_CONSUMER = "slow consumer"
+
+
+_PING_SEGMENT = "2"
+_NOOP_SEGMENT = "6"
+
+
+class Session:
+    """Server side of one Engine.IO connection."""
+
+    __slots__ = (
+        "sid", "server", "environ", "transport", "state", "ws", "reason",
+        "_pending", "_pending_bytes", "_poll_event", "poll_active", "post_active",
+        "_ping_timer", "_pong_timer", "_closed_event", "upgrade_ws", "__weakref__",
+    )
+
+    def __init__(self, server: "Server", sid: str, environ: dict, transport: str) -> None:
+        self.sid = sid
+        self.server = server
+        self.environ = environ
+        self.transport = transport
+        self.state = State.OPEN
+        self.ws: Optional["WebSocketConnection"] = None
+        #: the WebSocket being probed during an upgrade
+        self.upgrade_ws: Optional["WebSocketConnection"] = None
+        self.reason: Optional[str] = None
+        self._pending: List[str] = []
+        self._pending_bytes = 0
+        rt = server.runtime
+        self._poll_event = rt.Event()
+        self.poll_active = False
+        self.post_active = False
+        self._ping_timer: Any = None
+        self._pong_timer: Any = None
+        self._closed_event = rt.Event()
+
+    # -- state --------------------------------------------------------------------
+    def _set_state(self, new: State) -> None:
+        if new not in _ALLOWED[self.state]:
+            raise LocalProtocolError(f"illegal session transition {self.state.value} -> {new.value}")
+        if self.server.debug:
+            self.server.logger.debug("%s: %s -> %s", self.sid, self.state.value, new.value)
+        self.state = new
+
+    @property
+    def closed(self) -> bool:
+        return self.state is State.CLOSED or self.state is State.CLOSING
+
+    def wait_closed(self, timeout: Optional[float] = None) -> bool:
+        return bool(self._closed_event.wait(timeout))
+
+    # -- outbound -----------------------------------------------------------------
+    def send_prepared(self, prepared: Prepared, volatile: bool = False) -> bool:
+        """Queue or write ``prepared``; False when it was dropped."""
+        if self.state is State.OPEN and self.ws is not None:
+            return self.ws.write_prepared(prepared, volatile)
+        if self.state is State.CLOSED or self.state is State.CLOSING:
+            return False
+        if volatile and not self.poll_active:
+            # Volatile (Node): dropped, not queued, when the client cannot take it now.
+            return False
+        return self._queue_segments(prepared.segments(), prepared.nbytes)
+
+    def send_text_packet(self, segment: str) -> bool:
+        """Send one control or message packet given as its encoded text (``"2"``, ``"4hello"``)."""
+        if self.state is State.OPEN and self.ws is not None:
+            return self.ws.write_text(segment)
+        if self.state is State.CLOSED:
+            return False
+        return self._queue_segments([segment], len(segment))
+
+    def _queue_segments(self, segments: List[str], nbytes: int) -> bool:
+        cfg = self.server.config
+        if (len(self._pending) + len(segments) > cfg.max_queue
+                or self._pending_bytes + nbytes > cfg.max_queue_bytes):
+            return self.server._overflow(self)
+        self._pending.extend(segments)
+        self._pending_bytes += nbytes
+        self._poll_event.set()
+        return True
+
+    def take_pending(self) -> List[str]:
+        """Everything queued for polling, in order; the queue is emptied."""
+        pending = self._pending
+        self._pending = []
+        self._pending_bytes = 0
+        self._poll_event.clear()
+        return pending
+
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    def wait_for_pending(self, timeout: float) -> None:
+        self._poll_event.wait(timeout)
+
+    def wake_poll(self) -> None:
+        self._poll_event.set()
+
+    @property
+    def queued(self) -> int:
+        """Packets (polling) or bytes (WebSocket) not yet taken by the peer: the backlog."""
+        if self.ws is not None and self.state is State.OPEN:
+            return self.ws.buffered_bytes
+        return len(self._pending)
+
+    # -- heartbeat ----------------------------------------------------------------
+    def start_heartbeat(self) -> None:
+        self._schedule_ping()
+
+    def _schedule_ping(self) -> None:
+        if self.state is State.CLOSED:
+            return
+        self._ping_timer = self.server.runtime.call_later(self.server.config.ping_interval, self._send_ping)
+
+    def _send_ping(self) -> None:
+        # Runs in the event loop: must not block, must not raise.
+        self._ping_timer = None
+        if self.state is State.CLOSED or self.state is State.CLOSING:
+            return
+        try:
+            self.send_text_packet(_PING_SEGMENT)
+        except Exception:  # pragma: no cover - the write path reports its own errors
+            self.server.logger.exception("%s: sending PING failed", self.sid)
+        cfg = self.server.config
+        self._pong_timer = self.server.runtime.call_later(
+            cfg.ping_timeout + cfg.ping_grace, self._pong_missing
+        )
+
+    def _pong_missing(self) -> None:
+        self._pong_timer = None
+        if not self.closed:
+            # Closing runs the application's disconnect handler: give it a greenlet.
+            self.server.runtime.spawn(self.close, Reason.PING_TIMEOUT)
+
+    def on_pong(self) -> None:
+        timer = self._pong_timer
+        if timer is not None:
+            timer.cancel()
+            self._pong_timer = None
+            self._schedule_ping()
+
+    def _stop_heartbeat(self) -> None:
+        for timer in (self._ping_timer, self._pong_timer):
+            if timer is not None:
+                timer.cancel()
+        self._ping_timer = self._pong_timer = None
+
+    # -- upgrade ------------------------------------------------------------------
+    def begin_upgrade(self, ws: "WebSocketConnection") -> None:
+        self._set_state(State.UPGRADING)
+        self.upgrade_ws = ws
+
+    def abort_upgrade(self) -> None:
+        if self.state is State.UPGRADING:
+            self._set_state(State.OPEN)
+        self.upgrade_ws = None
+
+    def complete_upgrade(self, ws: "WebSocketConnection") -> None:
+        """Switch to ``ws``: what polling still owed goes out first, in order (no loss, no reordering)."""
+        pending = self.take_pending()
+        for segment in pending:
+            ws.write_segment(segment)
+        self.ws = ws
+        self.upgrade_ws = None
+        self.transport = "websocket"
+        self._set_state(State.OPEN)
+        # A GET that is still parked (it should not be) is released with a NOOP.
+        self._poll_event.set()
+
+    # -- closing ------------------------------------------------------------------
+    def close(self, reason: str = Reason.SERVER, *, notify_peer: bool = True) -> None:
+        """End the session once: flush, tell the peer, run the disconnect handler."""
+        if self.state is State.CLOSED or self.state is State.CLOSING:
+            return
+        self.reason = reason
+        self._set_state(State.CLOSING)
+        self._stop_heartbeat()
+        self.server._forget(self)
+        ws, upgrade_ws = self.ws, self.upgrade_ws
+        if ws is not None:
+            ws.close_session_transport(send_close_packet=notify_peer)
+        else:
+            if notify_peer:
+                # A pending (or the next) GET receives what was queued plus CLOSE.
+                self._pending.append("1")
+            self._poll_event.set()
+        if upgrade_ws is not None:
+            upgrade_ws.abort()
+        self._set_state(State.CLOSED)
+        self._closed_event.set()
+        self.server._session_closed(self, reason)

@@ -1,0 +1,250 @@
+"""The WebSocket transport: one connection, read by its own greenlet, written without blocking.
+
+Reading: the request greenlet that accepted the connection runs :meth:`run`:
+it reads the socket in large chunks and feeds siothread's own frame parser
+(size caps checked on each frame header before any payload is buffered,
+unmasking and UTF-8 validation in C), so gevent-websocket's per-byte Python
+loops never see a payload.
+
+Writing: :meth:`write` is called from any greenlet (a handler, a broadcast, the
+heartbeat timer in the event loop). It tries one non-blocking ``send``; only
+what the kernel does not take is buffered, bounded by the session's queue
+limits, and a flusher greenlet exists only while that buffer is not empty. A
+write never yields, so one call's bytes are never interleaved with another's.
+"""
+from __future__ import annotations
+
+import socket
+from collections import deque
+from typing import TYPE_CHECKING, Any, Callable, Deque, Optional
+
+from ..errors import CloseCode, RemoteProtocolError
+from ..protocol import websocket as wsproto
+from .prepared import Prepared
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .server import Server
+
+__all__ = ["WebSocketConnection"]
+
+_READ_SIZE = 65536
+#: How long a closing connection waits for its buffer to drain and the peer's close frame.
+_CLOSE_TIMEOUT = 5.0
+
+
+class WebSocketConnection:
+    """A server-side WebSocket over a gevent socket whose opening handshake is done."""
+
+    def __init__(
+        self,
+        server: "Server",
+        gsock: Any,
+        read: Callable[[int], bytes],
+        *,
+        deflate: Optional[wsproto.PerMessageDeflate] = None,
+    ) -> None:
+        self.server = server
+        self._gsock = gsock
+        self._read = read
+        # The raw non-blocking socket under gevent's wrapper: send() on it never waits.
+        self._raw = getattr(gsock, "_sock", None)
+        self._deflate = deflate
+        cfg = server.config
+        self.parser = wsproto.FrameParser(
+            expect_masked=True,
+            max_message_size=cfg.max_http_buffer_size,
+            max_fragments=cfg.max_ws_fragments,
+            deflate=deflate,
+        )
+        self._buffer: Deque[memoryview] = deque()
+        self.buffered_bytes = 0
+        self._flusher: Any = None
+        self._broken = False
+        self._closing = False
+        self._close_sent = False
+        self._close_timer: Any = None
+        #: called with each complete message (str or bytes); set by the engine server
+        self.on_message: Callable[[Any], None] = lambda data: None
+        #: the session this connection carries, once it carries one
+        self.session: Any = None
+
+    # -- writing ------------------------------------------------------------------
+    def write_prepared(self, prepared: Prepared, volatile: bool = False) -> bool:
+        if self._deflate is not None and prepared.compress:
+            parts = []
+            for m in prepared.messages:
+                if isinstance(m, str):
+                    parts.append(wsproto.encode_text("4" + m, deflate=self._deflate))
+                else:
+                    parts.append(wsproto.encode_binary(bytes(m), deflate=self._deflate))
+            data = b"".join(parts)
+        else:
+            data = prepared.frames()
+        return self.write(data, volatile=volatile, packets=prepared.count)
+
+    def write_text(self, text: str) -> bool:
+        """Write one Engine.IO packet given as its text encoding."""
+        return self.write(wsproto.encode_text(text))
+
+    def write_segment(self, segment: str) -> bool:
+        """Write one long-polling payload segment as a WebSocket message (used by the upgrade)."""
+        if segment.startswith("b"):
+            from base64 import b64decode
+
+            return self.write(wsproto.encode_binary(b64decode(segment[1:])))
+        return self.write_text(segment)
+
+    def write(self, data: bytes, *, volatile: bool = False, packets: int = 1) -> bool:
+        """Send ``data`` now, or buffer what the kernel did not take. Never blocks.
+
+        Returns False when the data was dropped (volatile while backlogged, overflow
+        under the ``drop`` policy, or a broken connection).
+        """
+        if self._broken or self._close_sent:
+            return False
+        if self._buffer:
+            if volatile:
+                return False
+            return self._enqueue(memoryview(data), packets)
+        raw = self._raw
+        if raw is None:
+            return self._enqueue(memoryview(data), packets)
+        try:
+            sent = raw.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self._fail()
+            return False
+        if sent < len(data):
+            if volatile and sent == 0:
+                return False
+            view = memoryview(data)[sent:]
+            self._buffer.append(view)
+            self.buffered_bytes += len(view)
+            self._start_flusher()
+        return True
+
+    def _enqueue(self, view: memoryview, packets: int) -> bool:
+        cfg = self.server.config
+        if (self.buffered_bytes + len(view) > cfg.max_queue_bytes
+                or len(self._buffer) + packets > cfg.max_queue) and self.session is not None:
+            return self.server._overflow(self.session)
+        self._buffer.append(view)
+        self.buffered_bytes += len(view)
+        self._start_flusher()
+        return True
+
+    def _start_flusher(self) -> None:
+        if self._flusher is None:
+            self._flusher = self.server.runtime.spawn(self._flush)
+
+    def _flush(self) -> None:
+        try:
+            while self._buffer:
+                chunk = self._buffer[0]
+                # Stays at the head while it is written, so concurrent writers queue behind it.
+                self._gsock.sendall(chunk)
+                self._buffer.popleft()
+                self.buffered_bytes -= len(chunk)
+        except OSError:
+            self._fail()
+        finally:
+            self._flusher = None
+        if self._closing and not self._close_sent and not self._broken:
+            self._send_close_frame(CloseCode.NORMAL)
+
+    def _fail(self) -> None:
+        """The socket broke while writing: drop the backlog and let the reader end the session."""
+        self._broken = True
+        self._buffer.clear()
+        self.buffered_bytes = 0
+        self._shutdown()
+
+    # -- closing ------------------------------------------------------------------
+    def _send_close_frame(self, code: int, reason: str = "") -> None:
+        if self._close_sent:
+            return
+        self._close_sent = True
+        frame = wsproto.encode_close(code, reason)
+        try:
+            if self._raw is not None:
+                self._raw.send(frame)
+            else:
+                self._gsock.sendall(frame)
+        except OSError:
+            self._shutdown()
+
+    def close_session_transport(self, send_close_packet: bool = True) -> None:
+        """Close the WebSocket after what is buffered has gone out (server-initiated close)."""
+        if self._closing:
+            return
+        self._closing = True
+        if not self._buffer:
+            self._send_close_frame(CloseCode.NORMAL)
+        # The peer answers our close frame and the reader ends; if it never does, cut it off.
+        self._close_timer = self.server.runtime.call_later(_CLOSE_TIMEOUT, self._shutdown)
+
+    def abort(self, code: int = CloseCode.NORMAL) -> None:
+        """Close at once (a failed upgrade probe, a refused second WebSocket)."""
+        self._closing = True
+        self._send_close_frame(code)
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        try:
+            self._gsock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    # -- reading ------------------------------------------------------------------
+    def run(self) -> Optional[str]:
+        """Read and dispatch until the connection ends; returns why it ended (a Reason), or None."""
+        parser = self.parser
+        read = self._read
+        on_message = self.on_message
+        reason: Optional[str] = None
+        try:
+            while True:
+                try:
+                    data = read(_READ_SIZE)
+                except OSError:
+                    reason = "transport error" if not self._closing else None
+                    break
+                if not data:
+                    reason = "transport close"
+                    break
+                parser.feed(data)
+                for event in parser.events():
+                    kind = type(event)
+                    if kind is wsproto.Message:
+                        on_message(event.data)
+                        on_message = self.on_message  # the upgrade swaps the handler
+                    elif kind is wsproto.Ping:
+                        self.write(wsproto.encode_pong(event.payload))
+                    elif kind is wsproto.Close:
+                        if not self._close_sent:
+                            code = event.code if event.code != CloseCode.NO_STATUS else CloseCode.NORMAL
+                            self._send_close_frame(code)
+                        return "transport close"
+        except RemoteProtocolError as exc:
+            self._send_close_frame(exc.close_code)
+            reason = "parse error"
+        finally:
+            if self._close_timer is not None:
+                self._close_timer.cancel()
+            self._broken = True
+            self._buffer.clear()
+            self.buffered_bytes = 0
+            flusher = self._flusher
+            if flusher is not None:
+                flusher.kill(block=False)
+        return reason
+
+    def finish(self) -> None:
+        """Release the socket after :meth:`run` returned (when siothread owns the socket)."""
+        self._shutdown()
+        try:
+            self._gsock.close()
+        except OSError:
+            pass

@@ -1,0 +1,143 @@
+"""Accepting a WebSocket under each supported server, without a switch in the application.
+
+Three ways a WebSocket request reaches the engine:
+
+1. gevent-websocket's ``WebSocketHandler`` (plain pywsgi or gunicorn's
+   ``GeventWebSocketWorker``) has already answered 101 and put its WebSocket
+   object in ``environ['wsgi.websocket']``. We read frames from the handler's
+   buffered reader ourselves and write to its socket.
+2. siothread's own handler (:func:`siothread.serve`) offers
+   ``environ['siothread.takeover']``: we validate the request, apply the Origin
+   policy *before* upgrading (a refused origin gets an HTTP 403), write the 101
+   ourselves (with permessage-deflate when enabled) and own the socket.
+3. gunicorn's stock ``-k gevent`` worker exposes ``environ['gunicorn.socket']``:
+   the same as 2; afterwards ``StopIteration`` tells gunicorn the connection
+   was handled (the convention python-engineio uses too).
+"""
+from __future__ import annotations
+
+import abc
+from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple
+
+from ..protocol import websocket as wsproto
+from .websocket import WebSocketConnection
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .server import Server
+
+__all__ = ["Acceptor", "find_acceptor"]
+
+
+def _request_headers(environ: dict) -> dict:
+    headers = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers[key[5:].replace("_", "-").lower()] = value
+    return headers
+
+
+class Acceptor(abc.ABC):
+    """How to complete (or refuse) the WebSocket handshake for one request."""
+
+    mode = "abstract"
+    handshake_done = False
+
+    def __init__(self, environ: dict) -> None:
+        self.environ = environ
+
+    def refuse(self, start_response: Callable[..., Any], response: Any, close_code: int) -> Any:
+        """Refuse the request: an HTTP error while we still can, else a close frame."""
+        return response
+
+    @abc.abstractmethod
+    def accept(self, server: "Server") -> WebSocketConnection:
+        """Complete the handshake and wrap the socket."""
+
+    def done(self, conn: Optional[WebSocketConnection]) -> Any:
+        """What the WSGI application returns once the connection has ended."""
+        return []
+
+
+class GeventWebSocketAcceptor(Acceptor):
+    mode = "gevent-websocket"
+    handshake_done = True
+
+    def __init__(self, environ: dict) -> None:
+        super().__init__(environ)
+        self.ws = environ["wsgi.websocket"]
+
+    def _socket(self) -> Tuple[Any, Callable[[int], bytes]]:
+        handler = self.ws.handler
+        return handler.socket, handler.rfile.read1
+
+    def refuse(self, start_response: Callable[..., Any], response: Any, close_code: int) -> Any:
+        gsock, _ = self._socket()
+        try:
+            gsock.sendall(wsproto.encode_close(close_code))
+        except OSError:
+            pass
+        self.ws.closed = True
+        return []
+
+    def accept(self, server: "Server") -> WebSocketConnection:
+        gsock, read = self._socket()
+        return WebSocketConnection(server, gsock, read)
+
+    def done(self, conn: Optional[WebSocketConnection]) -> Any:
+        # We already sent (or answered) the close frame; keep gevent-websocket from sending another.
+        self.ws.closed = True
+        return []
+
+
+class TakeoverAcceptor(Acceptor):
+    """Modes 2 and 3: we own the handshake."""
+
+    def __init__(self, environ: dict, get_socket: Callable[[], Tuple[Any, Callable[[int], bytes]]], mode: str) -> None:
+        super().__init__(environ)
+        self._get_socket = get_socket
+        self.mode = mode
+        self.key: Optional[str] = None
+
+    def validate(self) -> None:
+        """Raise RemoteProtocolError (HTTP 400) for a malformed upgrade request."""
+        self.key = wsproto.check_upgrade_request(
+            self.environ.get("REQUEST_METHOD", "GET"), _request_headers(self.environ)
+        )
+
+    def accept(self, server: "Server") -> WebSocketConnection:
+        assert self.key is not None
+        deflate = None
+        extensions = None
+        if server.config.websocket_compression:
+            offer = self.environ.get("HTTP_SEC_WEBSOCKET_EXTENSIONS")
+            if offer:
+                negotiated = wsproto.PerMessageDeflate().negotiate(offer)
+                if negotiated is not None:
+                    extensions, deflate = negotiated
+        gsock, read = self._get_socket()
+        lines = ["HTTP/1.1 101 Switching Protocols"]
+        lines.extend(f"{k}: {v}" for k, v in wsproto.response_headers(self.key, extensions=extensions))
+        gsock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        gsock.settimeout(None)  # liveness is the heartbeat's job from here on
+        return WebSocketConnection(server, gsock, read, deflate=deflate)
+
+    def done(self, conn: Optional[WebSocketConnection]) -> Any:
+        if conn is not None:
+            conn.finish()
+        if self.mode == "gunicorn":
+            raise StopIteration()
+        return []
+
+
+def find_acceptor(environ: dict) -> Optional[Acceptor]:
+    """The acceptor for this server, or None when the server cannot carry WebSockets."""
+    if environ.get("wsgi.websocket") is not None:
+        return GeventWebSocketAcceptor(environ)
+    takeover = environ.get("siothread.takeover")
+    if takeover is not None:
+        return TakeoverAcceptor(environ, takeover, "siothread")
+    gsock = environ.get("gunicorn.socket")
+    if gsock is not None:
+        return TakeoverAcceptor(environ, lambda: (gsock, gsock.recv), "gunicorn")
+    return None
+

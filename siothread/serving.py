@@ -1,0 +1,179 @@
+"""Running siothread on gevent's WSGI server, hardened.
+
+gevent's ``pywsgi`` sets no read timeouts at all (gevent ``pywsgi.py`` has only
+``MAX_REQUEST_LINE``), so a slowloris client could hold a greenlet and a file
+descriptor forever. :class:`Handler` adds:
+
+- a header timeout: the request line and headers must arrive within
+  ``header_timeout`` seconds (a total deadline, not per ``recv``);
+- an idle timeout between keep-alive requests;
+- ``TCP_NODELAY`` and headers + body in one ``send``: pywsgi writes them in two,
+  which with Nagle and delayed ACKs stalls every long-polling response ~40 ms;
+- WebSocket takeover: the engine writes the 101 itself (after its Origin check,
+  with optional permessage-deflate) and owns the socket from then on.
+
+Body timeouts are enforced by the engine while it reads a body, so they hold
+under any server.
+"""
+from __future__ import annotations
+
+import signal
+import socket
+import sys
+from typing import Any, Callable, Optional, Tuple
+
+import gevent
+import gevent.event
+from gevent import pywsgi
+
+__all__ = ["Handler", "make_server", "serve"]
+
+
+class HeaderTimeout(Exception):
+    """The request line and headers did not arrive in time."""
+
+
+class Handler(pywsgi.WSGIHandler):
+    """pywsgi's handler with timeouts, one-send responses and WebSocket takeover."""
+
+    _header_timer: Optional[gevent.Timeout] = None
+    _served = 0
+    _detached = False
+
+    def handle(self) -> None:
+        try:
+            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, AttributeError):
+            pass
+        try:
+            super().handle()
+        except HeaderTimeout:
+            pass  # the base class's finally closed the socket
+
+    def read_requestline(self) -> str:
+        server = self.server
+        limit = server.header_timeout if self._served == 0 else server.idle_timeout + server.header_timeout
+        self._header_timer = gevent.Timeout.start_new(limit, HeaderTimeout)
+        try:
+            line: str = super().read_requestline()
+        except BaseException:
+            self._cancel_header_timer()
+            raise
+        return line
+
+    def read_request(self, raw_requestline: str) -> Any:
+        try:
+            return super().read_request(raw_requestline)
+        finally:
+            self._cancel_header_timer()
+            self._served += 1
+
+    def _cancel_header_timer(self) -> None:
+        timer = self._header_timer
+        if timer is not None:
+            timer.close()
+            self._header_timer = None
+
+    def get_environ(self) -> dict:
+        environ: dict = super().get_environ()
+        environ["siothread.takeover"] = self._takeover
+        return environ
+
+    def _takeover(self) -> Tuple[Any, Callable[[int], bytes]]:
+        """Hand the connection to the application (WebSocket); nothing more is written here."""
+        self._detached = True
+        self.close_connection = True
+        return self.socket, self.rfile.read1
+
+    def process_result(self) -> None:
+        if self._detached:
+            return
+        super().process_result()
+
+    def log_request(self) -> None:
+        if not self._detached:
+            super().log_request()
+
+    def _write_with_headers(self, data: bytes) -> None:
+        if self.response_use_chunked:
+            super()._write_with_headers(data)
+            return
+        self.headers_sent = True
+        self.finalize_headers()
+        if self.response_use_chunked:  # finalize_headers may choose chunking
+            towrite = self._header_bytes()
+            self._sendall(bytes(towrite))
+            self._write(data)
+            return
+        towrite = self._header_bytes()
+        if data:
+            towrite += data
+        self._sendall(bytes(towrite))
+
+    def _header_bytes(self) -> bytearray:
+        towrite = bytearray(b"HTTP/1.1 ")
+        towrite += self.status
+        towrite += b"\r\n"
+        for header, value in self.response_headers:
+            towrite += header
+            towrite += b": "
+            towrite += value
+            towrite += b"\r\n"
+        towrite += b"\r\n"
+        return towrite
+
+
+class Server(pywsgi.WSGIServer):
+    """gevent's WSGIServer with siothread's :class:`Handler` and its timeouts."""
+
+    handler_class = Handler
+
+    def __init__(self, listener: Any, application: Any, *, header_timeout: float = 10.0,
+                 idle_timeout: float = 30.0, **kwargs: Any) -> None:
+        kwargs.setdefault("log", None)
+        super().__init__(listener, application, **kwargs)
+        self.header_timeout = float(header_timeout)
+        self.idle_timeout = float(idle_timeout)
+
+
+def make_server(app: Any, host: str = "127.0.0.1", port: int = 5000, *, header_timeout: float = 10.0,
+                idle_timeout: float = 30.0, log: Any = None, backlog: Optional[int] = None,
+                **ssl_args: Any) -> Server:
+    """A ready (not yet started) server for ``app``; ``port=0`` picks a free port.
+
+    Call ``.start()`` to serve in the background (``.server_port`` tells the port)
+    or ``.serve_forever()``; ``.stop(timeout)`` closes it.
+    """
+    kwargs: dict = dict(ssl_args)
+    if backlog is not None:
+        kwargs["backlog"] = backlog
+    return Server((host, port), app, header_timeout=header_timeout, idle_timeout=idle_timeout,
+                  log=log if log != "default" else sys.stderr, **kwargs)
+
+
+def serve(app: Any, host: str = "127.0.0.1", port: int = 5000, *, shutdown_timeout: float = 10.0,
+          **kwargs: Any) -> None:
+    """Serve ``app`` until SIGINT/SIGTERM, then shut down gracefully.
+
+    When ``app`` has a ``shutdown(timeout)`` method (:class:`siothread.WSGIApp`
+    does), it runs first: new sessions are refused, clients
+    are disconnected with reason "server shutting down", then the listener closes.
+    """
+    server = make_server(app, host, port, **kwargs)
+    stopping = gevent.event.Event()
+
+    def request_stop(*_: Any) -> None:
+        stopping.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            gevent.signal_handler(sig, request_stop)
+        except (ValueError, AttributeError):  # not the main thread
+            pass
+    server.start()
+    print(f"siothread serving on http://{host}:{server.server_port}", file=sys.stderr, flush=True)
+    stopping.wait()
+    target = getattr(app, "shutdown", None)
+    if callable(target):
+        target(shutdown_timeout)
+    server.stop(timeout=1.0)

@@ -1,0 +1,104 @@
+"""WSGIApp: one WSGI application for Socket.IO / Engine.IO, static files and the rest of the site.
+
+Requests under ``/<socketio_path>/`` go to the server (a :class:`siothread.Server`
+or a :class:`siothread.engine.Server`); everything else goes to ``static_files``
+or ``other_wsgi_app`` (a Flask app, say), else 404. The same object runs under
+siothread's :func:`~siothread.serving.serve`, plain gevent ``pywsgi`` with
+gevent-websocket's handler, and gunicorn with the stock ``gevent`` worker or
+gevent-websocket's worker, with no switch.
+"""
+from __future__ import annotations
+
+import mimetypes
+import os
+import socket
+from typing import Any, Callable, Iterable, Mapping, Optional, Union
+
+__all__ = ["WSGIApp"]
+
+StaticSpec = Union[str, Mapping[str, Any]]
+
+
+class WSGIApp:
+    """Route Engine.IO requests to ``server``; serve static files; delegate the rest.
+
+    Args:
+        server: anything with ``handle_request(environ, start_response)``.
+        other_wsgi_app: the application for every other path.
+        socketio_path: the mount point, ``"socket.io"`` like every client's default.
+        static_files: ``{"/": "index.html", "/static": "dir/"}``; a value may also be
+            ``{"filename": ..., "content_type": ...}``. Directories serve files below
+            them only: paths with ``..`` or absolute parts are refused.
+    """
+
+    def __init__(self, server: Any, other_wsgi_app: Optional[Callable[..., Any]] = None,
+                 socketio_path: str = "socket.io", static_files: Optional[Mapping[str, StaticSpec]] = None) -> None:
+        self.server = server
+        self.other_wsgi_app = other_wsgi_app
+        path = socketio_path.strip("/")
+        self._prefix = "/" + path + "/"
+        self._exact = "/" + path
+        self.static_files = dict(static_files or {})
+
+    def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/") or "/"
+        if path.startswith(self._prefix) or path == self._exact:
+            gsock = environ.get("gunicorn.socket")
+            if gsock is not None:
+                # gunicorn writes headers and body separately; without NODELAY every
+                # polling response waits for a delayed ACK.
+                try:
+                    gsock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                except (OSError, AttributeError):
+                    pass
+            return self.server.handle_request(environ, start_response)  # type: ignore[no-any-return]
+        if self.static_files:
+            found = self._static(path)
+            if found is not None:
+                return self._serve_file(found, start_response)
+        if self.other_wsgi_app is not None:
+            return self.other_wsgi_app(environ, start_response)  # type: ignore[no-any-return]
+        return self._not_found(start_response)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Graceful shutdown of the wrapped server (used by :func:`siothread.serve`)."""
+        target = getattr(self.server, "shutdown", None)
+        if callable(target):
+            target(timeout)
+
+    # -- static files -------------------------------------------------------------
+    def _static(self, path: str) -> Optional[tuple]:
+        for url, spec in sorted(self.static_files.items(), key=lambda kv: -len(kv[0])):
+            if isinstance(spec, Mapping):
+                filename, ctype = spec.get("filename"), spec.get("content_type")
+            else:
+                filename, ctype = spec, None
+            if not isinstance(filename, str):
+                continue
+            if path == url and not filename.endswith("/"):
+                return filename, ctype
+            base = url.rstrip("/") + "/"
+            if path.startswith(base) and (filename.endswith("/") or os.path.isdir(filename)):
+                rest = path[len(base):] or "index.html"
+                parts = rest.split("/")
+                if any(p in ("", ".", "..") or "\\" in p or "\x00" in p for p in parts):
+                    return None
+                return os.path.join(filename, *parts), ctype
+        return None
+
+    def _serve_file(self, found: tuple, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        filename, ctype = found
+        try:
+            with open(filename, "rb") as f:
+                body = f.read()
+        except OSError:
+            return self._not_found(start_response)
+        ctype = ctype or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        start_response("200 OK", [("Content-Type", ctype), ("Content-Length", str(len(body)))])
+        return [body]
+
+    @staticmethod
+    def _not_found(start_response: Callable[..., Any]) -> Iterable[bytes]:
+        body = b"Not Found"
+        start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+        return [body]
