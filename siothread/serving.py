@@ -20,7 +20,7 @@ from __future__ import annotations
 import signal
 import socket
 import sys
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import gevent
 import gevent.event
@@ -79,11 +79,12 @@ class Handler(pywsgi.WSGIHandler):
         environ["siothread.takeover"] = self._takeover
         return environ
 
-    def _takeover(self) -> Tuple[Any, Callable[[int], bytes]]:
-        """Hand the connection to the application (WebSocket); nothing more is written here."""
+    def _takeover(self) -> Tuple[Any, Any]:
+        """Hand the connection to the application (WebSocket): its socket and buffered reader.
+        Nothing more is written here."""
         self._detached = True
         self.close_connection = True
-        return self.socket, self.rfile.read1
+        return self.socket, self.rfile
 
     def process_result(self) -> None:
         if self._detached:

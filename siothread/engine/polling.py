@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 from ..errors import EngineErrorCode, RemoteProtocolError
 from ..protocol.engineio import SEPARATOR, decode_payload
-from .http import StartResponse, compress_body, cors_headers, error_response, plain_response
+from .http import StartResponse, compress_body, cors_headers, error_response
 from .session import Reason, Session, State
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -27,10 +27,9 @@ the timer callback runs in the event loop without a greenlet of its own.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any, List, Optional, Union
+from typing import TYPE_CHECKING, Any, List, Optional
 
 from ..errors import LocalProtocolError
-from ..protocol.engineio import PacketType
 from .prepared import Prepared
 
 if TYPE_CHECKING:  # pragma: no cover

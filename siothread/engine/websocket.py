@@ -39,13 +39,13 @@ class WebSocketConnection:
         self,
         server: "Server",
         gsock: Any,
-        read: Callable[[int], bytes],
+        prefix: bytes = b"",
         *,
         deflate: Optional[wsproto.PerMessageDeflate] = None,
     ) -> None:
         self.server = server
         self._gsock = gsock
-        self._read = read
+        self._read, self._release_reader = server.runtime.socket_reader(gsock, prefix)
         # The raw non-blocking socket under gevent's wrapper: send() on it never waits.
         self._raw = getattr(gsock, "_sock", None)
         self._deflate = deflate
@@ -231,6 +231,7 @@ class WebSocketConnection:
             self._send_close_frame(exc.close_code)
             reason = "parse error"
         finally:
+            self._release_reader()
             if self._close_timer is not None:
                 self._close_timer.cancel()
             self._broken = True

@@ -66,9 +66,9 @@ class GeventWebSocketAcceptor(Acceptor):
         super().__init__(environ)
         self.ws = environ["wsgi.websocket"]
 
-    def _socket(self) -> Tuple[Any, Callable[[int], bytes]]:
+    def _socket(self) -> Tuple[Any, Any]:
         handler = self.ws.handler
-        return handler.socket, handler.rfile.read1
+        return handler.socket, handler.rfile
 
     def refuse(self, start_response: Callable[..., Any], response: Any, close_code: int) -> Any:
         gsock, _ = self._socket()
@@ -80,8 +80,8 @@ class GeventWebSocketAcceptor(Acceptor):
         return []
 
     def accept(self, server: "Server") -> WebSocketConnection:
-        gsock, read = self._socket()
-        return WebSocketConnection(server, gsock, read)
+        gsock, rfile = self._socket()
+        return WebSocketConnection(server, gsock, drain_buffered(gsock, rfile))
 
     def done(self, conn: Optional[WebSocketConnection]) -> Any:
         # We already sent (or answered) the close frame; keep gevent-websocket from sending another.
@@ -92,7 +92,7 @@ class GeventWebSocketAcceptor(Acceptor):
 class TakeoverAcceptor(Acceptor):
     """Modes 2 and 3: we own the handshake."""
 
-    def __init__(self, environ: dict, get_socket: Callable[[], Tuple[Any, Callable[[int], bytes]]], mode: str) -> None:
+    def __init__(self, environ: dict, get_socket: Callable[[], Tuple[Any, Any]], mode: str) -> None:
         super().__init__(environ)
         self._get_socket = get_socket
         self.mode = mode
@@ -114,12 +114,13 @@ class TakeoverAcceptor(Acceptor):
                 negotiated = wsproto.PerMessageDeflate().negotiate(offer)
                 if negotiated is not None:
                     extensions, deflate = negotiated
-        gsock, read = self._get_socket()
+        gsock, rfile = self._get_socket()
         lines = ["HTTP/1.1 101 Switching Protocols"]
         lines.extend(f"{k}: {v}" for k, v in wsproto.response_headers(self.key, extensions=extensions))
         gsock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        prefix = drain_buffered(gsock, rfile)
         gsock.settimeout(None)  # liveness is the heartbeat's job from here on
-        return WebSocketConnection(server, gsock, read, deflate=deflate)
+        return WebSocketConnection(server, gsock, prefix, deflate=deflate)
 
     def done(self, conn: Optional[WebSocketConnection]) -> Any:
         if conn is not None:
@@ -127,6 +128,22 @@ class TakeoverAcceptor(Acceptor):
         if self.mode == "gunicorn":
             raise StopIteration()
         return []
+
+
+def drain_buffered(gsock: Any, rfile: Any) -> bytes:
+    """Bytes a buffered reader already took off the socket (normally none: a client
+    waits for the 101 before it sends frames). From here on the socket is read directly."""
+    if rfile is None:
+        return b""
+    timeout = gsock.gettimeout()
+    gsock.settimeout(0.0)
+    try:
+        data = rfile.read1(65536)
+    except (OSError, ValueError):
+        data = b""
+    finally:
+        gsock.settimeout(timeout)
+    return bytes(data or b"")
 
 
 def find_acceptor(environ: dict) -> Optional[Acceptor]:
@@ -138,6 +155,6 @@ def find_acceptor(environ: dict) -> Optional[Acceptor]:
         return TakeoverAcceptor(environ, takeover, "siothread")
     gsock = environ.get("gunicorn.socket")
     if gsock is not None:
-        return TakeoverAcceptor(environ, lambda: (gsock, gsock.recv), "gunicorn")
+        return TakeoverAcceptor(environ, lambda: (gsock, None), "gunicorn")
     return None
 
