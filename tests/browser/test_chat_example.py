@@ -1,0 +1,81 @@
+"""The chat example in a real browser (headless Chromium) with a second, independent peer.
+
+Chromium loads the page and the official browser bundle of socket.io-client from the
+example's own server, joins, sends a message and upgrades from polling to WebSocket;
+python-socketio's client in the same room must receive what the browser said.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+import socketio as python_socketio
+
+from tests.conftest import JS_DIR, ROOT, free_port, require_node_modules, require_program
+
+
+def _wait_listening(port: int, proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"chat example exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("chat example did not start listening")
+
+
+@pytest.fixture
+def chat_server():
+    if not (ROOT / "examples" / "node_modules" / "socket.io-client").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                       cwd=ROOT / "examples", check=True)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "chat_wsgi.py"), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_listening(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stderr.close()
+
+
+@pytest.mark.node
+def test_chat_in_chromium_reaches_another_client(chat_server):
+    require_node_modules()
+    require_program("chromium", "the Debian package chromium (scripts/test.sh installs it as root)")
+    received = []
+    peer = python_socketio.Client()
+    peer.on("message", lambda data: received.append(data))
+    peer.connect(chat_server, transports=["websocket"])
+    try:
+        peer.call("join", {"name": "bob"}, timeout=5)
+        out = subprocess.run(
+            ["node", str(JS_DIR / "browser_chat.js"), chat_server, "alice", "hello from chromium"],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        assert "alice: hello from chromium" in result["log"]
+        assert "websocket" in result["status"]
+        deadline = time.monotonic() + 5
+        while {"name": "alice", "text": "hello from chromium"} not in received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert {"name": "server", "text": "alice joined"} in received
+        assert {"name": "alice", "text": "hello from chromium"} in received
+    finally:
+        peer.disconnect()
