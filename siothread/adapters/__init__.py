@@ -1,1 +1,5 @@
-"""siothread.adapters package."""
+"""Room and broadcast backends: the :class:`Adapter` interface and the in-process :class:`MemoryManager`."""
+from .base import Adapter, BroadcastOptions, SocketDetails
+from .memory import MemoryManager
+
+__all__ = ["Adapter", "BroadcastOptions", "SocketDetails", "MemoryManager"]

@@ -1,0 +1,240 @@
+"""The adapter interface: the only place that knows which socket is in which room.
+
+The Socket.IO server never keeps room membership itself. It asks its adapter
+(``client_manager=``) to add and remove sockets, to resolve a target
+(rooms minus excluded rooms) into recipients, and to carry out the
+"socket management" operations of Node's ``socket.io-adapter``
+(``fetchSockets``, ``socketsJoin``, ``socketsLeave``, ``disconnectSockets``,
+``serverSideEmit``). An in-process adapter (:class:`~siothread.adapters.memory.MemoryManager`)
+resolves everything locally; a cluster adapter (Redis) forwards each request to
+the other nodes and merges their answers, so every method below is phrased so
+that it can be made cluster-wide without changing the server.
+
+Delivery always goes back through the server's local entry points
+(``server._deliver``, ``server._deliver_with_ack``, ``server._local_disconnect``,
+``server._local_details``), which encode a packet once per broadcast and hand the
+same prepared frames to every local recipient.
+
+Reference: ``socketio/socket.io: packages/socket.io-adapter/lib/in-memory-adapter.ts``
+(``Adapter``: ``addAll``/``del``/``delAll``/``broadcast``/``broadcastWithAck``/
+``fetchSockets``/``addSockets``/``delSockets``/``disconnectSockets``/``serverCount``).
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Tuple
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..protocol.socketio import Packet
+    from ..server.acks import BroadcastAckCollector
+    from ..server.server import Server
+
+__all__ = ["Adapter", "BroadcastOptions", "SocketDetails", "RoomListener"]
+
+#: ``listener(kind, namespace, room, sid)`` with kind ``"join"`` or ``"leave"``.
+RoomListener = Callable[[str, str, str, str], None]
+
+
+def _as_frozenset(value: Any) -> FrozenSet[str]:
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):
+        return frozenset((value,))
+    return frozenset(value)
+
+
+@dataclass(frozen=True)
+class BroadcastOptions:
+    """Who receives a broadcast and how (Node's ``BroadcastOptions`` + ``BroadcastFlags``).
+
+    Attributes:
+        rooms: target rooms; empty means every socket of the namespace. A socket
+            in several target rooms receives the packet once.
+        except_rooms: rooms whose members are skipped. A sid is a room, so
+            ``skip_sid`` values go here too.
+        volatile: drop the packet for a recipient that cannot take it right now.
+        compress: per-emit compression flag; ``None`` keeps the server default.
+        local: only this node (python-socketio's ``ignore_queue``, Node's ``local``).
+    """
+
+    rooms: FrozenSet[str] = field(default_factory=frozenset)
+    except_rooms: FrozenSet[str] = field(default_factory=frozenset)
+    volatile: bool = False
+    compress: Optional[bool] = None
+    local: bool = False
+
+    @classmethod
+    def build(
+        cls,
+        rooms: Any = None,
+        except_rooms: Any = None,
+        *,
+        volatile: bool = False,
+        compress: Optional[bool] = None,
+        local: bool = False,
+    ) -> "BroadcastOptions":
+        """Options from a room name, a list of rooms, or None (everyone)."""
+        return cls(_as_frozenset(rooms), _as_frozenset(except_rooms), volatile, compress, local)
+
+
+@dataclass
+class SocketDetails:
+    """A socket as ``fetch_sockets`` reports it (Node's ``SocketDetails``).
+
+    ``data`` is the socket's session dictionary (python-socketio's
+    ``get_session``), ``handshake`` a JSON-serialisable description of the
+    connection request (headers, query, address, time, issued, url, secure, auth).
+    """
+
+    id: str
+    namespace: str
+    rooms: List[str]
+    data: Dict[str, Any]
+    handshake: Dict[str, Any]
+
+
+class Adapter(abc.ABC):
+    """Room membership and socket selection for one :class:`~siothread.server.Server`.
+
+    An adapter instance serves every namespace of one server; every method takes
+    the namespace first. Methods that act on "the matching sockets" take a
+    :class:`BroadcastOptions` and apply to all nodes unless ``opts.local``.
+    """
+
+    def __init__(self) -> None:
+        self.server: Optional["Server"] = None
+        self._room_listeners: List[RoomListener] = []
+
+    # -- lifecycle -------------------------------------------------------
+    def attach(self, server: "Server") -> None:
+        """Bind the adapter to its server (called once by the server constructor)."""
+        if self.server is not None and self.server is not server:
+            raise ValueError("this adapter already belongs to another server")
+        self.server = server
+
+    def initialize(self) -> None:
+        """Start background work (connections to a broker). Called lazily on first use."""
+
+    def close(self) -> None:
+        """Release resources; called by ``Server.shutdown``."""
+
+    def server_count(self) -> int:
+        """Number of Socket.IO servers in the cluster (1 for an in-process adapter)."""
+        return 1
+
+    # -- room events ------------------------------------------------------
+    def add_room_listener(self, listener: RoomListener) -> None:
+        """Be told about every room join and leave (used by the admin instrumentation)."""
+        self._room_listeners.append(listener)
+
+    def _notify_room(self, kind: str, namespace: str, room: str, sid: str) -> None:
+        for listener in self._room_listeners:
+            listener(kind, namespace, room, sid)
+
+    # -- local membership -------------------------------------------------
+    @abc.abstractmethod
+    def connect(self, namespace: str, sid: str, eio_sid: str) -> None:
+        """Register a socket; it joins its own room (named after its sid)."""
+
+    @abc.abstractmethod
+    def disconnect(self, namespace: str, sid: str) -> None:
+        """Remove a socket from every room it is in."""
+
+    @abc.abstractmethod
+    def is_connected(self, namespace: str, sid: str) -> bool:
+        """Whether ``sid`` is a socket of ``namespace`` known to this adapter."""
+
+    @abc.abstractmethod
+    def enter_room(self, namespace: str, sid: str, room: str) -> None:
+        """Add a connected socket to a room (no-op for an unknown socket)."""
+
+    @abc.abstractmethod
+    def leave_room(self, namespace: str, sid: str, room: str) -> None:
+        """Remove a socket from a room."""
+
+    @abc.abstractmethod
+    def close_room(self, namespace: str, room: str) -> None:
+        """Remove every socket from a room (on every node unless local)."""
+
+    @abc.abstractmethod
+    def get_rooms(self, namespace: str, sid: str) -> List[str]:
+        """The rooms of a socket, its own sid room first."""
+
+    @abc.abstractmethod
+    def get_namespaces(self) -> List[str]:
+        """Namespaces that have at least one socket."""
+
+    @abc.abstractmethod
+    def get_participants(self, namespace: str, room: Optional[str]) -> Iterator[Tuple[str, str]]:
+        """``(sid, eio_sid)`` of the local sockets in ``room`` (the namespace when None)."""
+
+    @abc.abstractmethod
+    def select(self, namespace: str, opts: BroadcastOptions) -> List[str]:
+        """Local sids matching ``opts`` (each once, excluded rooms removed)."""
+
+    # -- broadcasting -----------------------------------------------------
+    def broadcast(self, namespace: str, packet: "Packet", opts: BroadcastOptions) -> int:
+        """Deliver ``packet`` to every matching socket; returns the local recipient count."""
+        assert self.server is not None
+        return self.server._deliver(packet, self.select(namespace, opts), opts)
+
+    def broadcast_with_ack(
+        self, namespace: str, packet: "Packet", opts: BroadcastOptions, collector: "BroadcastAckCollector"
+    ) -> None:
+        """Deliver ``packet`` (which carries an ack id) and gather one ack per recipient.
+
+        Each node reports how many clients it reached with
+        ``collector.server_reached(count)``; acks arrive through the sockets' ack
+        tables. A cluster adapter also forwards remote acks to the collector.
+        """
+        assert self.server is not None
+        count = self.server._deliver_with_ack(packet, self.select(namespace, opts), opts, collector)
+        collector.server_reached(count)
+
+    # -- socket management (Node's fetchSockets & co) ----------------------
+    def fetch_sockets(self, namespace: str, opts: BroadcastOptions) -> List[SocketDetails]:
+        """Details of every matching socket."""
+        assert self.server is not None
+        out = []
+        for sid in self.select(namespace, opts):
+            details = self.server._local_details(sid)
+            if details is not None:
+                out.append(details)
+        return out
+
+    def add_sockets(self, namespace: str, opts: BroadcastOptions, rooms: Iterable[str]) -> None:
+        """Make every matching socket join ``rooms``."""
+        rooms = list(rooms)
+        for sid in self.select(namespace, opts):
+            for room in rooms:
+                self.enter_room(namespace, sid, room)
+
+    def del_sockets(self, namespace: str, opts: BroadcastOptions, rooms: Iterable[str]) -> None:
+        """Make every matching socket leave ``rooms``."""
+        rooms = list(rooms)
+        for sid in self.select(namespace, opts):
+            for room in rooms:
+                self.leave_room(namespace, sid, room)
+
+    def disconnect_sockets(self, namespace: str, opts: BroadcastOptions, close: bool = False) -> None:
+        """Disconnect every matching socket; ``close`` also closes its Engine.IO connection."""
+        assert self.server is not None
+        for sid in self.select(namespace, opts):
+            self.server._local_disconnect(sid, close)
+
+    def server_side_emit(
+        self,
+        namespace: str,
+        event: str,
+        args: List[Any],
+        callback: Optional[Callable[[List[Any]], None]] = None,
+        timeout: Optional[float] = None,
+    ) -> None:
+        """Send an event to the *other* servers of the cluster.
+
+        ``callback(responses)`` receives one response per other server. An
+        in-process adapter has no other server: the callback gets ``[]`` at once.
+        """
+        if callback is not None:
+            callback([])
