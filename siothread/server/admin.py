@@ -152,8 +152,10 @@ class Instrumentation:
     def _admin_connect(self, sid: str, environ: dict, auth: Dict[str, Any]) -> None:
         self.sio.emit("config", {"supportedFeatures": self.features}, to=sid, namespace=self.namespace)
         if self._verbose:
-            self.sio.emit("all_sockets", [self._serialize(s) for s in self._connected()],
-                          to=sid, namespace=self.namespace)
+            # Node runs this after the socket is connected: the dashboard's own socket is listed
+            sockets = [s for s in list(self.sio._sockets.values())
+                       if s.state == SocketState.CONNECTED or s.sid == sid]
+            self.sio.emit("all_sockets", [self._serialize(s) for s in sockets], to=sid, namespace=self.namespace)
 
     def _admin_emit(self, sid: str, nsp: str, room_filter: Any, event: str, *args: Any) -> None:
         op = self.sio.of(nsp)
@@ -173,9 +175,6 @@ class Instrumentation:
     # -- reports -------------------------------------------------------------
     def _emit(self, event: str, *args: Any) -> None:
         self.sio.of(self.namespace).emit(event, *args)
-
-    def _connected(self) -> List[Socket]:
-        return [s for s in list(self.sio._sockets.values()) if s.state == SocketState.CONNECTED]
 
     def _transport(self, sock: Socket) -> str:
         try:
