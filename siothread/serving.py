@@ -29,6 +29,11 @@ from gevent import pywsgi
 __all__ = ["Handler", "make_server", "serve"]
 
 
+#: The most unread request body bytes discarded to keep a connection alive (see
+#: ``Handler._drop_unread_body``); past that the connection is closed instead.
+_DISCARD_LIMIT = 65536
+
+
 class HeaderTimeout(Exception):
     """The request line and headers did not arrive in time."""
 
@@ -90,6 +95,51 @@ class Handler(pywsgi.WSGIHandler):
         if self._detached:
             return
         super().process_result()
+
+    def run_application(self) -> None:
+        try:
+            super().run_application()
+        finally:
+            self._drop_unread_body()
+
+    def _drop_unread_body(self) -> None:
+        """Never wait without a deadline for a request body the application left unread.
+
+        After the response, pywsgi reads the rest of the body to reuse the
+        connection, with no timeout: a client that declared 10 MB (and got its
+        413) or stalled (and got its 408) would pin this greenlet and its fd
+        for as long as it liked (rows E5, E14). A short remainder is still
+        discarded, within ``header_timeout``, so keep-alive survives a small
+        refused POST; otherwise the connection is closed.
+        """
+        inp = self.wsgi_input
+        if inp is None or self._detached:
+            return
+        if self.close_connection:  # the application answered "Connection: close"
+            inp._chunked_input_error = True
+            return
+        if inp.chunked_input:
+            if inp.chunk_length == 0:  # the terminating chunk was read
+                return
+        else:
+            left = (inp.content_length or 0) - inp.position
+            if left <= 0:
+                return
+            if left <= _DISCARD_LIMIT:
+                timer = gevent.Timeout.start_new(self.server.header_timeout)
+                try:
+                    inp._discard()
+                    return
+                except gevent.Timeout as exc:
+                    if exc is not timer:
+                        raise
+                except OSError:
+                    pass
+                finally:
+                    timer.close()
+        # pywsgi's own flag for "the input is in an unknown state": its discard skips it.
+        inp._chunked_input_error = True
+        self.close_connection = True
 
     def log_request(self) -> None:
         if not self._detached:

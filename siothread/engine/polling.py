@@ -154,10 +154,13 @@ def handle_post(server: "Server", session: Session, environ: dict, query: dict,
             body = read_body(server, environ, server.config.max_http_buffer_size)
         except BodyTooLarge:
             session.close(Reason.TRANSPORT_ERROR)
-            return error_response(start_response, EngineErrorCode.BAD_REQUEST, 413, extra)
+            # The rest of the body is never read: the connection cannot be reused (E5).
+            return error_response(start_response, EngineErrorCode.BAD_REQUEST, 413,
+                                  extra + [("Connection", "close")])
         except BodyTimeout:
             session.close(Reason.TRANSPORT_ERROR)
-            return error_response(start_response, EngineErrorCode.BAD_REQUEST, 408, extra)
+            return error_response(start_response, EngineErrorCode.BAD_REQUEST, 408,
+                                  extra + [("Connection", "close")])
         index = _jsonp_index(query)
         try:
             if index is not None:

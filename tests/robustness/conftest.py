@@ -1,0 +1,32 @@
+"""Fixtures for the robustness suite (rows of the security test plan, docs/security.md).
+
+``robust_server(**options)`` starts an Engine.IO echo server on ``127.0.0.1:0``
+under :func:`siothread.make_server` (``header_timeout`` / ``idle_timeout`` may
+be passed too) and returns a :class:`Harness` that records every handler call.
+Everything started is stopped at teardown, before the leak check runs.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterator, List
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from robust_helpers import Harness, start_harness  # noqa: E402
+
+
+@pytest.fixture
+def robust_server() -> Iterator[Callable[..., Harness]]:
+    started: List[Harness] = []
+
+    def factory(**options: Any) -> Harness:
+        h = start_harness(**options)
+        started.append(h)
+        return h
+
+    yield factory
+    for h in started:
+        h.close()

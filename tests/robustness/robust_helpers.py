@@ -1,0 +1,268 @@
+"""Raw-socket peers and a recording server for the robustness suite.
+
+The misbehaving clients here speak HTTP and RFC 6455 by hand (the urllib3
+``test_socketlevel.py`` pattern): a well-behaved client library cannot send a
+frame announcing 2**63 bytes or stop in the middle of a header.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import struct
+import time
+from typing import Any, Callable, List, Optional, Tuple
+
+import gevent
+import requests
+
+import siothread
+from siothread.engine import Server
+
+PATH = "engine.io"
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+class Harness:
+    """A running Engine.IO server plus what its handlers saw."""
+
+    def __init__(self, eio: Server, wsgi_server: Any) -> None:
+        self.eio = eio
+        self.wsgi_server = wsgi_server
+        self.port: int = wsgi_server.server_port
+        self.base = f"http://127.0.0.1:{self.port}/{PATH}/"
+        self.connects: List[str] = []
+        self.messages: List[Tuple[str, Any]] = []
+        self.disconnects: List[Tuple[str, str]] = []
+        self.overflows: List[Tuple[str, str]] = []
+        self.echo = True
+
+    def url(self, transport: str = "polling", sid: Optional[str] = None) -> str:
+        q = f"EIO=4&transport={transport}"
+        if sid is not None:
+            q += f"&sid={sid}"
+        return self.base + "?" + q
+
+    def target(self, transport: str = "polling", sid: Optional[str] = None) -> str:
+        """The request target (path and query) for raw requests."""
+        return self.url(transport, sid)[len(f"http://127.0.0.1:{self.port}"):]
+
+    def handshake(self, session: Optional[requests.Session] = None) -> str:
+        r = (session or requests).get(self.url(), timeout=5)
+        assert r.status_code == 200, r.text
+        return str(json.loads(r.text[1:])["sid"])
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            gevent.sleep(0.01)
+
+    def reasons(self, sid: str) -> List[str]:
+        return [r for s, r in self.disconnects if s == sid]
+
+    def wait_disconnect(self, sid: str, timeout: float = 5.0) -> str:
+        self.wait_for(lambda: self.reasons(sid), timeout, f"disconnect of {sid}")
+        return self.reasons(sid)[0]
+
+    def close(self) -> None:
+        self.eio.shutdown(timeout=2)
+        self.wsgi_server.stop(timeout=2)
+
+
+def start_harness(header_timeout: float = 10.0, idle_timeout: float = 30.0, **options: Any) -> Harness:
+    eio = Server(**options)
+    app = siothread.WSGIApp(eio, socketio_path=PATH)
+    wsgi_server = siothread.make_server(app, "127.0.0.1", 0, header_timeout=header_timeout,
+                                        idle_timeout=idle_timeout)
+    wsgi_server.start()
+    h = Harness(eio, wsgi_server)
+
+    @eio.on("connect")
+    def on_connect(sid: str, environ: dict) -> None:
+        h.connects.append(sid)
+
+    @eio.on("message")
+    def on_message(sid: str, data: Any) -> None:
+        h.messages.append((sid, data))
+        if h.echo:
+            eio.send(sid, data)
+
+    @eio.on("disconnect")
+    def on_disconnect(sid: str, reason: str) -> None:
+        h.disconnects.append((sid, reason))
+
+    @eio.on("overflow")
+    def on_overflow(sid: str, policy: str) -> None:
+        h.overflows.append((sid, policy))
+
+    return h
+
+
+# -- raw HTTP -------------------------------------------------------------------------
+def connect(port: int, timeout: float = 5.0) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+
+
+def read_response_head(sock: socket.socket) -> Tuple[int, dict, bytes]:
+    """Read a response's status line and headers; returns (status, headers, bytes read past them)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed before the response head: {buf!r}")
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return status, headers, rest
+
+
+def read_response(sock: socket.socket) -> Tuple[int, dict, bytes]:
+    """One complete response with a Content-Length body."""
+    status, headers, rest = read_response_head(sock)
+    length = int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return status, headers, rest[:length]
+
+
+def read_until_eof(sock: socket.socket, limit: float = 10.0) -> bytes:
+    """Everything until the peer closes (or ``limit`` seconds pass: then raise)."""
+    chunks = []
+    deadline = time.monotonic() + limit
+    while True:
+        sock.settimeout(max(deadline - time.monotonic(), 0.01))
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        except socket.timeout:
+            raise AssertionError("the server did not close the connection") from None
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def reset(sock: socket.socket) -> None:
+    """Close with a TCP RST (SO_LINGER 0) instead of a FIN."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+# -- raw WebSocket ----------------------------------------------------------------------
+def ws_request(target: str, port: int, extra: str = "") -> bytes:
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (
+        f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+    ).encode()
+
+
+def ws_handshake(h: Harness, sid: Optional[str] = None, extra: str = "") -> Tuple[socket.socket, bytes]:
+    """A raw WebSocket after its 101; returns (socket, bytes already read after the head)."""
+    sock = connect(h.port)
+    sock.sendall(ws_request(h.target("websocket", sid), h.port, extra))
+    status, headers, rest = read_response_head(sock)
+    assert status == 101, (status, headers)
+    return sock, rest
+
+
+def frame(opcode: int, payload: bytes = b"", *, fin: bool = True, rsv: int = 0, mask: bool = True,
+          length: Optional[int] = None) -> bytes:
+    """A client frame; ``length`` overrides the announced payload length."""
+    n = len(payload) if length is None else length
+    b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
+    m = 0x80 if mask else 0
+    if n < 126:
+        head = struct.pack("!BB", b0, m | n)
+    elif n < 65536:
+        head = struct.pack("!BBH", b0, m | 126, n)
+    else:
+        head = struct.pack("!BBQ", b0, m | 127, n)
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return head + key + masked
+
+
+class FrameReader:
+    """Reads server frames (unmasked) from a raw socket."""
+
+    def __init__(self, sock: socket.socket, initial: bytes = b"") -> None:
+        self.sock = sock
+        self.buf = initial
+
+    def _need(self, n: int) -> bool:
+        while len(self.buf) < n:
+            try:
+                chunk = self.sock.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                return False
+            if not chunk:
+                return False
+            self.buf += chunk
+        return True
+
+    def next(self) -> Optional[Tuple[int, bytes]]:
+        """(opcode, payload) of the next frame, or None when the connection ended."""
+        if not self._need(2):
+            return None
+        b0, b1 = self.buf[0], self.buf[1]
+        n = b1 & 0x7F
+        pos = 2
+        if n == 126:
+            if not self._need(4):
+                return None
+            n = struct.unpack("!H", self.buf[2:4])[0]
+            pos = 4
+        elif n == 127:
+            if not self._need(10):
+                return None
+            n = struct.unpack("!Q", self.buf[2:10])[0]
+            pos = 10
+        if not self._need(pos + n):
+            return None
+        payload = self.buf[pos:pos + n]
+        self.buf = self.buf[pos + n:]
+        return b0 & 0x0F, payload
+
+    def until_close(self, limit: int = 1000) -> Tuple[List[Tuple[int, bytes]], Optional[int]]:
+        """Frames seen before the close frame, and its code (None: the TCP connection just ended)."""
+        seen = []
+        for _ in range(limit):
+            item = self.next()
+            if item is None:
+                return seen, None
+            op, payload = item
+            if op == 8:
+                code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+                return seen, code
+            seen.append(item)
+        raise AssertionError(f"no close within {limit} frames")
+
+
+def ws_open_raw(h: Harness, extra: str = "") -> Tuple[socket.socket, FrameReader, str]:
+    """A WebSocket-only Engine.IO session on a raw socket; returns (socket, reader, sid)."""
+    sock, rest = ws_handshake(h, extra=extra)
+    reader = FrameReader(sock, rest)
+    op, payload = reader.next()  # type: ignore[misc]
+    assert op == 1 and payload.startswith(b"0"), payload
+    return sock, reader, str(json.loads(payload[1:])["sid"])
