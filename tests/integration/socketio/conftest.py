@@ -1,0 +1,42 @@
+"""Fixtures for the Socket.IO integration tests: a real server on 127.0.0.1:0.
+
+``sio_app(setup=build_app, **options)`` starts a :class:`siothread.server.Server`
+served by :func:`siothread.make_server` and stops it at teardown.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterator, List
+
+import pytest
+
+import siothread
+from siothread.server import Server
+
+HERE = Path(__file__).resolve().parent
+# pytest runs with --import-mode=importlib: let the test modules import sio_helpers.
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from sio_helpers import App, build_app  # noqa: E402
+
+
+@pytest.fixture
+def sio_app() -> Iterator[Callable[..., App]]:
+    apps: List[App] = []
+
+    def start(setup: Callable[[Server, App], None] = build_app, **options: Any) -> App:
+        sio = Server(**options)
+        wsgi_server = siothread.make_server(siothread.WSGIApp(sio), "127.0.0.1", 0)
+        wsgi_server.start()
+        app = App(sio, wsgi_server)
+        setup(sio, app)
+        apps.append(app)
+        return app
+
+    yield start
+    for app in apps:
+        app.close()
+
+
