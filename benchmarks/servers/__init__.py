@@ -1,0 +1,1 @@
+"""Server fixtures with identical behaviour, one per stack under test (started by benchmarks/run.py)."""

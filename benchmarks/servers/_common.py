@@ -1,0 +1,31 @@
+"""Shared bits of the Python fixtures: arguments and a watchdog that ends the server on its own."""
+import argparse
+import os
+import time
+
+import gevent
+
+
+def parse_args(description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--max-buffer", type=int, default=10_000_000,
+                        help="largest accepted message (bytes); 1 MB payloads need more than the default")
+    parser.add_argument("--max-seconds", type=float, default=3600.0,
+                        help="the server exits by itself after this long")
+    return parser.parse_args()
+
+
+def start_watchdog(max_seconds: float) -> None:
+    """Exit when the parent (the driver) goes away or after ``max_seconds``."""
+    parent = os.getppid()
+    deadline = time.monotonic() + max_seconds
+
+    def watch() -> None:
+        while True:
+            gevent.sleep(1.0)
+            if os.getppid() != parent or time.monotonic() > deadline:
+                os._exit(0)
+
+    gevent.spawn(watch)

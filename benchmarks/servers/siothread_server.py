@@ -1,0 +1,40 @@
+"""siothread through its public API, with the same handlers as the other fixtures."""
+from gevent import monkey
+
+monkey.patch_all()
+
+import siothread  # noqa: E402
+
+from _common import parse_args, start_watchdog  # noqa: E402
+
+
+def build(max_buffer: int) -> "siothread.WSGIApp":
+    sio = siothread.Server(cors_allowed_origins="*", max_http_buffer_size=max_buffer)
+
+    @sio.on("echo")
+    def echo(sid, *args):
+        sio.emit("echo", args, to=sid)
+
+    @sio.on("ack")
+    def ack(sid, *args):
+        return args
+
+    @sio.on("join")
+    def join(sid, *args):
+        sio.enter_room(sid, "bench")
+
+    @sio.on("broadcast")
+    def broadcast(sid, *args):
+        sio.emit("broadcast", args, room="bench")
+
+    return siothread.WSGIApp(sio)
+
+
+def main() -> None:
+    args = parse_args(__doc__)
+    start_watchdog(args.max_seconds)
+    siothread.serve(build(args.max_buffer), host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()

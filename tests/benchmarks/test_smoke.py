@@ -1,0 +1,58 @@
+"""Smoke run of the benchmark suite: every scenario at tiny sizes against real server processes.
+
+Benchmarks are not timed tests: these only check that each scenario produces its
+numbers without a protocol or connection error, so the suite keeps working. The
+numbers themselves come from ``python -m benchmarks.run`` (docs/benchmarks.md).
+"""
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    for mod in list(sys.modules.values()):
+        file = getattr(mod, "__file__", None)
+        if file and Path(file).resolve() == path:
+            return mod
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load("benchmarks_run", ROOT / "benchmarks" / "run.py")
+require_node_modules = _load("tests_root_conftest", ROOT / "tests" / "conftest.py").require_node_modules
+
+pytestmark = pytest.mark.node
+
+
+def smoke(server: str, scenario: str) -> None:
+    require_node_modules()
+    # No core pinning here: CI machines may not allow it, and nothing is timed.
+    result = bench.run_one(server, scenario, profile="smoke", server_core=None, gen_core=None)
+    assert result["errors"] == [], result
+    value = bench.metric_of(scenario, result)
+    assert value is not None, result
+    if scenario != "memory":  # an RSS delta over 5 connections may be anything
+        assert result["count"] > 0, result
+        assert value > 0, result
+        assert result["gen_cpu"] is not None, result
+
+
+@pytest.mark.parametrize("scenario", list(bench.SCENARIOS))
+def test_smoke_python_socketio(scenario: str) -> None:
+    smoke("python-socketio", scenario)
+
+
+@pytest.mark.parametrize("scenario", list(bench.SCENARIOS))
+def test_smoke_siothread(scenario: str) -> None:
+    why = bench.server_unavailable("siothread")
+    if why:  # until siothread.Server lands; remove this guard then
+        pytest.skip(why)
+    smoke("siothread", scenario)
