@@ -7,18 +7,38 @@ Use it like python-socketio (``import siothread as socketio``)::
     siothread.serve(app, host="127.0.0.1", port=5000)
 """
 from . import engine, errors
+from .adapters import Adapter, MemoryManager
 from .errors import ConnectionRefusedError, DisconnectedError, TimeoutError
+from .server import BroadcastAckResult, Namespace, Server, reason
 from .serving import make_server, serve
 from .wsgi import WSGIApp
 
 __all__ = [
     "engine",
     "errors",
+    "Server",
+    "Namespace",
+    "BroadcastAckResult",
+    "reason",
+    "Adapter",
+    "MemoryManager",
     "WSGIApp",
     "serve",
     "make_server",
+    "Client",
+    "SimpleClient",
     "ConnectionRefusedError",
     "DisconnectedError",
     "TimeoutError",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    # The client pulls in requests and websocket-client (the "client" extra); load it on first use
+    # so a server-only install never imports them.
+    if name in ("Client", "SimpleClient"):
+        from . import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'siothread' has no attribute {name!r}")
