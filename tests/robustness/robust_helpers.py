@@ -7,6 +7,7 @@ frame announcing 2**63 bytes or stop in the middle of a header.
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import os
 import socket
@@ -24,6 +25,8 @@ PATH = "engine.io"
 
 
 def open_fds() -> int:
+    """Open fds of this process (after a collection: client libraries close sockets in finalizers)."""
+    gc.collect()
     return len(os.listdir("/proc/self/fd"))
 
 
@@ -78,11 +81,20 @@ class Harness:
         self.wsgi_server.stop(timeout=2)
 
 
-def start_harness(header_timeout: float = 10.0, idle_timeout: float = 30.0, **options: Any) -> Harness:
+def start_harness(header_timeout: float = 10.0, idle_timeout: float = 30.0, handler: str = "siothread",
+                  **options: Any) -> Harness:
+    """``handler``: ``"siothread"`` (:func:`siothread.make_server`) or ``"geventwebsocket"``
+    (pywsgi with gevent-websocket's handler, which answers the 101 itself)."""
     eio = Server(**options)
     app = siothread.WSGIApp(eio, socketio_path=PATH)
-    wsgi_server = siothread.make_server(app, "127.0.0.1", 0, header_timeout=header_timeout,
-                                        idle_timeout=idle_timeout)
+    if handler == "siothread":
+        wsgi_server = siothread.make_server(app, "127.0.0.1", 0, header_timeout=header_timeout,
+                                            idle_timeout=idle_timeout)
+    else:
+        from gevent import pywsgi
+        from geventwebsocket.handler import WebSocketHandler
+
+        wsgi_server = pywsgi.WSGIServer(("127.0.0.1", 0), app, handler_class=WebSocketHandler, log=None)
     wsgi_server.start()
     h = Harness(eio, wsgi_server)
 
@@ -158,6 +170,14 @@ def read_until_eof(sock: socket.socket, limit: float = 10.0) -> bytes:
             break
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def raw_handshake(h: "Harness") -> Tuple[int, bytes]:
+    """A polling handshake on its own connection (``Connection: close``); returns (status, body)."""
+    with connect(h.port) as s:
+        s.sendall(f"GET {h.target()} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        status, _, body = read_response(s)
+    return status, body
 
 
 def reset(sock: socket.socket) -> None:
