@@ -9,6 +9,8 @@ const { io, Manager } = require("socket.io-client");
 const [url, scenario, rawOpts] = process.argv.slice(2);
 const opts = rawOpts ? JSON.parse(rawOpts) : {};
 const transports = opts.transports || ["polling", "websocket"];
+// opts.parser === "msgpack": the socket.io-msgpack-parser both ends must agree on
+const parser = opts.parser === "msgpack" ? { parser: require("socket.io-msgpack-parser") } : {};
 
 function done(result) {
   process.stdout.write(JSON.stringify(result) + "\n");
@@ -57,7 +59,7 @@ function toJSON(value) {
 const scenarios = {
   // One Manager, two namespaces, auth, binary both ways, acks with timeout, emitWithAck, onAny.
   async multiplex() {
-    const manager = new Manager(url, { transports, reconnection: false });
+    const manager = new Manager(url, { transports, reconnection: false, ...parser });
     const main = manager.socket("/", { auth: { token: "main" } });
     const chat = manager.socket("/chat", { auth: { token: "chat" } });
     const order = [];
@@ -98,7 +100,7 @@ const scenarios = {
 
   // The server asks the client (call / emit with timeout) while handling an event.
   async server_acks() {
-    const socket = io(url, { transports, reconnection: false });
+    const socket = io(url, { transports, reconnection: false, ...parser });
     socket.on("question", (x, callback) => callback(x * 2, "twice"));
     socket.on("ignored", () => {});
     await connectSocket(socket);
