@@ -57,7 +57,7 @@ def geventwebsocket_parse(wire: bytes, count: int) -> Callable[[], None]:
 
     class _Handler:
         def __init__(self, data: bytes) -> None:
-            self.rfile = io.BufferedReader(io.BytesIO(data), CHUNK)  # type: ignore[arg-type]
+            self.rfile = io.BufferedReader(io.BytesIO(data), CHUNK)
             self.socket = None
 
     class _Stream:
