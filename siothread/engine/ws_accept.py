@@ -111,7 +111,9 @@ class TakeoverAcceptor(Acceptor):
         if server.config.websocket_compression:
             offer = self.environ.get("HTTP_SEC_WEBSOCKET_EXTENSIONS")
             if offer:
-                negotiated = wsproto.PerMessageDeflate().negotiate(offer)
+                # No context takeover on our side: a compressor per message instead of ~256 KiB of
+                # zlib state per connection, and output that does not depend on earlier messages.
+                negotiated = wsproto.PerMessageDeflate(server_no_context_takeover=True).negotiate(offer)
                 if negotiated is not None:
                     extensions, deflate = negotiated
         gsock, rfile = self._get_socket()
