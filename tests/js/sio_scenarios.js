@@ -198,13 +198,23 @@ const scenarios = {
     done({ seen, userId });
   },
 
-  // A client that connects and waits to be told the server is going away.
-  async wait_shutdown() {
-    const socket = io(url, { transports, reconnection: false });
-    await connectSocket(socket);
-    process.stdout.write(JSON.stringify({ connected: socket.id }) + "\n");
-    const [reason] = await once(socket, "disconnect");
-    done({ reason });
+  // Three clients busy with the server when it shuts down (tests/integration/socketio/sio_shutdown_server.py).
+  async shutdown_peer() {
+    const sockets = [];
+    for (let i = 0; i < 3; i++) {
+      const s = io(url, { transports, reconnection: false, forceNew: true });
+      s.on("never-answered", () => {});
+      await connectSocket(s);
+      sockets.push(s);
+    }
+    const acks = {};
+    const reasons = sockets.map((s) => once(s, "disconnect").then(([reason]) => reason));
+    sockets[0].emit("slow", (answer) => (acks.slow = answer));
+    sockets[1].emit("pending");
+    sockets[2].emit("hang");
+    await new Promise((r) => setTimeout(r, 200));
+    process.stdout.write(JSON.stringify({ ready: true }) + "\n");
+    done({ acks, reasons: await Promise.all(reasons) });
   },
 };
 
