@@ -380,7 +380,14 @@ class Server:
         self._trigger("disconnect", session.sid, reason)
 
     def _overflow(self, session: Session) -> bool:
-        """Apply the overflow policy; called from write paths, so it never blocks. Returns False."""
+        """Apply the overflow policy; called from write paths, so it never blocks. Returns False.
+
+        Reported once per overflow episode (until the backlog drains): a peer that never
+        reads must not turn every dropped packet into a log line and a greenlet (E12).
+        """
+        if session.overflowed:
+            return False
+        session.overflowed = True
         policy = self.config.overflow
         self.logger.warning("%s: outbound queue full, policy %s", session.sid, policy)
         if "overflow" in self.handlers:

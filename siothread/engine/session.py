@@ -77,7 +77,7 @@ class Session:
     __slots__ = (
         "sid", "server", "environ", "transport", "state", "ws", "reason",
         "_pending", "_pending_bytes", "_poll_event", "poll_active", "post_active",
-        "_ping_timer", "_pong_timer", "_closed_event", "upgrade_ws", "__weakref__",
+        "_ping_timer", "_pong_timer", "_closed_event", "upgrade_ws", "overflowed", "__weakref__",
     )
 
     def __init__(self, server: "Server", sid: str, environ: dict, transport: str) -> None:
@@ -99,6 +99,8 @@ class Session:
         self._ping_timer: Any = None
         self._pong_timer: Any = None
         self._closed_event = rt.Event()
+        #: an overflow was reported and the backlog has not drained since (one report per episode)
+        self.overflowed = False
 
     # -- state --------------------------------------------------------------------
     def _set_state(self, new: State) -> None:
@@ -151,6 +153,7 @@ class Session:
         self._pending = []
         self._pending_bytes = 0
         self._poll_event.clear()
+        self.overflowed = False
         return pending
 
     def has_pending(self) -> bool:

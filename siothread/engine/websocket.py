@@ -147,6 +147,8 @@ class WebSocketConnection:
                 self._gsock.sendall(chunk)
                 self._buffer.popleft()
                 self.buffered_bytes -= len(chunk)
+            if self.session is not None:
+                self.session.overflowed = False  # drained: a new overflow is a new episode
         except OSError:
             self._fail()
         finally:

@@ -120,8 +120,14 @@ def start_harness(header_timeout: float = 10.0, idle_timeout: float = 30.0, hand
 
 
 # -- raw HTTP -------------------------------------------------------------------------
-def connect(port: int, timeout: float = 5.0) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+def connect(port: int, timeout: float = 5.0, rcvbuf: Optional[int] = None) -> socket.socket:
+    """A TCP connection to the server; ``rcvbuf`` shrinks the receive buffer (a slow reader)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.settimeout(timeout)
+    sock.connect(("127.0.0.1", port))
+    return sock
 
 
 def read_response_head(sock: socket.socket) -> Tuple[int, dict, bytes]:
@@ -195,9 +201,10 @@ def ws_request(target: str, port: int, extra: str = "") -> bytes:
     ).encode()
 
 
-def ws_handshake(h: Harness, sid: Optional[str] = None, extra: str = "") -> Tuple[socket.socket, bytes]:
+def ws_handshake(h: Harness, sid: Optional[str] = None, extra: str = "",
+                 rcvbuf: Optional[int] = None) -> Tuple[socket.socket, bytes]:
     """A raw WebSocket after its 101; returns (socket, bytes already read after the head)."""
-    sock = connect(h.port)
+    sock = connect(h.port, rcvbuf=rcvbuf)
     sock.sendall(ws_request(h.target("websocket", sid), h.port, extra))
     status, headers, rest = read_response_head(sock)
     assert status == 101, (status, headers)
@@ -279,10 +286,21 @@ class FrameReader:
         raise AssertionError(f"no close within {limit} frames")
 
 
-def ws_open_raw(h: Harness, extra: str = "") -> Tuple[socket.socket, FrameReader, str]:
+def ws_open_raw(h: Harness, extra: str = "", rcvbuf: Optional[int] = None) -> Tuple[socket.socket, FrameReader, str]:
     """A WebSocket-only Engine.IO session on a raw socket; returns (socket, reader, sid)."""
-    sock, rest = ws_handshake(h, extra=extra)
+    sock, rest = ws_handshake(h, extra=extra, rcvbuf=rcvbuf)
     reader = FrameReader(sock, rest)
     op, payload = reader.next()  # type: ignore[misc]
     assert op == 1 and payload.startswith(b"0"), payload
     return sock, reader, str(json.loads(payload[1:])["sid"])
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def percentile(values: List[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
