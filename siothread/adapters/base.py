@@ -113,10 +113,10 @@ class Adapter(abc.ABC):
             raise ValueError("this adapter already belongs to another server")
         self.server = server
 
-    def initialize(self) -> None:
+    def initialize(self) -> None:  # noqa: B027 - optional hook, a no-op in process
         """Start background work (connections to a broker). Called lazily on first use."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op in process
         """Release resources; called by ``Server.shutdown``."""
 
     def server_count(self) -> int:

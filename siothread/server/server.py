@@ -40,7 +40,7 @@ from ..errors import ConnectionRefusedError, DisconnectedError, RemoteProtocolEr
 from ..protocol import socketio as sioproto
 from ._registry import NamespaceKey, Registry
 from ._socket import CONNECT, DISCONNECT, EVENT, Client, Socket, SocketState
-from .acks import AckEntry, BroadcastAckCollector, BroadcastAckResult, CallbackEntry, CallWaiter, ack_value
+from .acks import BroadcastAckCollector, BroadcastAckResult, CallbackEntry, CallWaiter, ack_value
 from .broadcast import BroadcastOperator, RemoteSocket
 from .middleware import AfterHook, AroundHook, HandlerInfo
 from .namespace import Namespace

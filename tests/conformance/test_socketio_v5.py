@@ -9,15 +9,12 @@ as ``message-back`` and ``message-with-ack`` as the ack, in ``/`` and ``/custom`
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from typing import Any, Iterator, List, Union
 
 import pytest
 import websocket
 
 import siothread
-from siothread.errors import ConnectionRefusedError
 from siothread.server import Server
 
 PING_INTERVAL = 0.3

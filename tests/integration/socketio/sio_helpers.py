@@ -14,7 +14,6 @@ from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
 
-import siothread
 from siothread.errors import ConnectionRefusedError
 from siothread.server import Server
 

@@ -2,7 +2,6 @@
 import re
 
 import gevent
-import pytest
 
 from siothread.errors import ConnectionRefusedError
 from siothread.protocol.socketio import PacketType as T

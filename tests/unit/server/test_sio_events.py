@@ -294,13 +294,14 @@ def test_namespace_subclass_may_override_trigger_event(sio):
 
 
 def test_disconnect_handler_with_one_or_two_arguments(make_server):
-    for sio, handler in ((make_server(), "one"), (make_server(), "two")):
-        seen = []
-        if handler == "one":
-            sio.on("disconnect", lambda sid: seen.append(sid))
-        else:
-            sio.on("disconnect", lambda sid, reason: seen.append((sid, reason)))
-        peer, sid = connected(sio)
-        peer.leave()
-        peer.wait_for(lambda: seen)
-        assert seen == ([sid] if handler == "one" else [(sid, sio.reason.CLIENT_DISCONNECT)])
+    one, two = make_server(), make_server()
+    seen_one, seen_two = [], []
+    one.on("disconnect", lambda sid: seen_one.append(sid))
+    two.on("disconnect", lambda sid, reason: seen_two.append((sid, reason)))
+    peer1, sid1 = connected(one)
+    peer2, sid2 = connected(two)
+    peer1.leave()
+    peer2.leave()
+    peer1.wait_for(lambda: seen_one and seen_two)
+    assert seen_one == [sid1]
+    assert seen_two == [(sid2, two.reason.CLIENT_DISCONNECT)]

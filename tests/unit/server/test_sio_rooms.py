@@ -90,7 +90,7 @@ def test_two_hundred_client_room_broadcast_is_encoded_once(sio, monkeypatch):
 
 
 def test_volatile_is_dropped_for_a_client_that_cannot_take_it(sio):
-    (a, sa), (b, sb) = connected(sio), connected(sio)
+    (a, _sa), (b, sb) = connected(sio), connected(sio)
     b.writable = False
     sio.emit("tick", 1, volatile=True)
     sio.volatile.emit("tock", 2)
@@ -136,13 +136,13 @@ def test_enter_room_after_disconnect_is_a_no_op(sio):
 
 
 def test_entering_another_sockets_own_room_is_refused(sio):
-    (a, sa), (b, sb) = connected(sio), connected(sio)
+    (_a, sa), (_b, sb) = connected(sio), connected(sio)
     with pytest.raises(ValueError):
         sio.enter_room(sa, sb)
 
 
 def test_fetch_sockets_and_remote_socket_methods(sio):
-    (a, sa), (b, sb) = connected(sio), connected(sio)
+    (a, sa), (_b, sb) = connected(sio), connected(sio)
     sio.enter_room(sa, "vip")
     sio.save_session(sa, {"user": "ann"})
     sockets = sio.fetch_sockets()
