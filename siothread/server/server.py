@@ -177,7 +177,8 @@ class Server:
                 self.logger.setLevel(logging.INFO)
             self._log = bool(logger)
 
-        self._limits = sioproto.Limits()
+        # The attachments of one packet may be as large as one Engine.IO message may be.
+        self._limits = sioproto.Limits(max_attachment_bytes=self.eio.config.max_http_buffer_size)
         self._setup_serializer(serializer, json)
 
         self.manager: Adapter = client_manager if client_manager is not None else MemoryManager()
