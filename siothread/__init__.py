@@ -7,9 +7,9 @@ Use it like python-socketio (``import siothread as socketio``)::
     siothread.serve(app, host="127.0.0.1", port=5000)
 """
 from . import engine, errors
-from .adapters import Adapter, MemoryManager
+from .adapters import Adapter, BroadcastOptions, MemoryManager
 from .errors import ConnectionRefusedError, DisconnectedError, TimeoutError
-from .server import BroadcastAckResult, Namespace, Server, reason
+from .server import BroadcastAckResult, BroadcastOperator, HandlerInfo, Namespace, RemoteSocket, Server, reason
 from .serving import make_server, serve
 from .wsgi import WSGIApp
 
@@ -19,8 +19,12 @@ __all__ = [
     "Server",
     "Namespace",
     "BroadcastAckResult",
+    "BroadcastOperator",
+    "RemoteSocket",
+    "HandlerInfo",
     "reason",
     "Adapter",
+    "BroadcastOptions",
     "MemoryManager",
     "WSGIApp",
     "serve",
