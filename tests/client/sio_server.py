@@ -84,9 +84,18 @@ def register(sio: Server, ns: str, opts: Dict[str, Any]) -> None:
         sio.emit("message", tuple(args), to=sid, namespace=ns)
 
     @on("join")
-    def join(sid: str, data: Any) -> None:
+    def join(sid: str, data: Any) -> Any:
         name = data.get("name") if isinstance(data, dict) and isinstance(data.get("name"), str) else "anonymous"
-        sio.emit("message", {"name": name, "text": f"{name} joined"}, namespace=ns)
+        sio.get_session(sid, namespace=ns)["name"] = name
+        sio.emit("message", {"name": "server", "text": f"{name} joined"}, namespace=ns)
+        return {"members": len(sio.fetch_sockets(namespace=ns))}
+
+    @on("chat message")
+    def chat_message(sid: str, data: Any) -> Any:
+        text = data.get("text") if isinstance(data, dict) and isinstance(data.get("text"), str) else ""
+        name = sio.get_session(sid, namespace=ns).get("name", "anonymous")
+        sio.emit("message", {"name": name, "text": text}, namespace=ns)
+        return {"ok": True}
 
     @on("emit_to_me")
     def emit_to_me(sid: str, event: str, *args: Any) -> None:

@@ -21,7 +21,10 @@
 //   never_ack(...args, ack)      never calls ack
 //   whoami(ack)                  acks {sid, conn, recovered, auth, query, header, transport, nsp}
 //   message(...args)             sends "message"(...args) back (the client's send())
-//   join({name})                 emits "message" {name, text: "<name> joined"} to the namespace
+//   join({name}, ack)            like examples/chat_wsgi.py: emits "message"
+//                                {name: "server", text: "<name> joined"} to the
+//                                namespace and acks {members}
+//   chat message({text}, ack)    emits "message" {name, text} to the namespace, acks {ok: true}
 //   emit_to_me(event, ...args)   the server emits event(...args) to this socket
 //   call_me(event, args, ack)    emits event(...args) with an ack to the client and
 //                                acks the caller with the client's answer (array)
@@ -101,9 +104,17 @@ function setup(nsp) {
       socket.send(...args);
     });
 
-    socket.on("join", (data) => {
+    socket.on("join", (data, ack) => {
       const name = data && typeof data.name === "string" ? data.name : "anonymous";
-      nsp.emit("message", { name, text: `${name} joined` });
+      socket.data.name = name;
+      nsp.emit("message", { name: "server", text: `${name} joined` });
+      if (typeof ack === "function") ack({ members: nsp.sockets.size });
+    });
+
+    socket.on("chat message", (data, ack) => {
+      const text = data && typeof data.text === "string" ? data.text : "";
+      nsp.emit("message", { name: socket.data.name || "anonymous", text });
+      if (typeof ack === "function") ack({ ok: true });
     });
 
     socket.on("whoami", (ack) => {
