@@ -379,6 +379,9 @@ class Client:
                     return
             self._become_idle()
             raise
+        except BaseException:  # ValueError for a bad URL, TypeError for a bad auth, ...
+            self._become_idle()
+            raise
 
     def _connect_once(self, wait: bool = True) -> None:
         """One connection attempt: Engine.IO session, then a CONNECT per namespace."""

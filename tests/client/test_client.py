@@ -386,6 +386,16 @@ def test_connect_twice_is_refused(server, make_client):
         c.connect(server.url)
 
 
+def test_bad_url_and_auth_are_reported_and_leave_no_thread(server, make_client):
+    c = make_client()
+    with pytest.raises(ValueError):
+        c.connect("ftp://127.0.0.1:1")
+    with pytest.raises(TypeError):
+        c.connect(server.url, auth=lambda: "not a dict")
+    c.connect(server.url, auth={"ok": True})
+    assert c.connected
+
+
 def test_unknown_option_is_a_type_error():
     with pytest.raises(TypeError):
         Client(reconection=True)  # type: ignore[call-arg]
