@@ -19,6 +19,16 @@ import siothread.client
 import siothread.errors
 
 
+_print_lock = threading.Lock()
+
+
+def say(line: str) -> None:
+    """Print one whole line: handlers run on the client's thread, next to the main one."""
+    with _print_lock:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", default="http://127.0.0.1:5000")
@@ -33,16 +43,16 @@ def main() -> int:
 
     @client.event
     def connect():
-        print(f"* connected as {args.name} ({client.transport()})", flush=True)
+        say(f"* connected as {args.name} ({client.transport()})")
 
     @client.event
     def disconnect(reason):
-        print(f"* disconnected: {reason}", flush=True)
+        say(f"* disconnected: {reason}")
 
     @client.on("message")
     def message(data):
         if isinstance(data, dict):
-            print(f"{data.get('name')}: {data.get('text')}", flush=True)
+            say(f"{data.get('name')}: {data.get('text')}")
 
     try:
         client.connect(args.url, retry=True)
@@ -52,7 +62,7 @@ def main() -> int:
     try:
         joined = client.call("join", {"name": args.name}, timeout=10)
         if isinstance(joined, dict):
-            print(f"* {joined.get('members')} member(s) in the room", flush=True)
+            say(f"* {joined.get('members')} member(s) in the room")
         for text in args.say:
             client.call("chat message", {"text": text}, timeout=10)
         if args.stdin:
