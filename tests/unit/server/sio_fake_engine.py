@@ -8,6 +8,7 @@ the real engine calls them: ``message`` in the sending greenlet (the peer's
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from siothread.engine._runtime import RUNTIME
@@ -130,6 +131,8 @@ class FakeEngine:
     def __init__(self, *, runtime: Any = None, logger: Any = None, **options: Any) -> None:
         self.options = options
         self.runtime = runtime or RUNTIME
+        # the one engine option the Socket.IO layer reads (the attachment cap)
+        self.config = SimpleNamespace(max_http_buffer_size=options.get("max_http_buffer_size", 1_000_000))
         self.handlers: Dict[str, Callable[..., Any]] = {}
         self.peers: Dict[str, FakePeer] = {}
         self.accepting = True
