@@ -74,14 +74,14 @@ def read_body(server: "Server", environ: dict, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def _jsonp_index(query: dict) -> Optional[str]:
+def jsonp_index(query: dict) -> Optional[str]:
     j = query.get("j")
     if j is None:
         return None
     return j if j.isdigit() and len(j) <= 6 else ""
 
 
-def _jsonp_wrap(index: str, payload: str) -> bytes:
+def jsonp_wrap(index: str, payload: str) -> bytes:
     import json
 
     # engine.io polling-jsonp.ts: JSON-quote, then escape the separators JS would
@@ -96,6 +96,11 @@ _JSONP_NEWLINES = re.compile(r"(\\)?\\n")
 
 def handle_get(server: "Server", session: Session, environ: dict, query: dict,
                start_response: StartResponse) -> List[bytes]:
+    extra = cors_headers(environ, server.config)
+    index = jsonp_index(query)
+    if index == "":
+        # Refused before it takes (and would lose) what is queued for the session.
+        return error_response(start_response, EngineErrorCode.BAD_REQUEST, extra_headers=extra)
     if session.poll_active:
         # Two GETs at once: the first one receives the CLOSE packet.
         session.close(Reason.TRANSPORT_ERROR)
@@ -114,12 +119,8 @@ def handle_get(server: "Server", session: Session, environ: dict, query: dict,
     finally:
         session.poll_active = False
     payload = SEPARATOR.join(segments)
-    extra = cors_headers(environ, server.config)
-    index = _jsonp_index(query)
     if index is not None:
-        if index == "":
-            return error_response(start_response, EngineErrorCode.BAD_REQUEST, extra_headers=extra)
-        body = _jsonp_wrap(index, payload)
+        body = jsonp_wrap(index, payload)
         extra.append(("Content-Type", "text/javascript; charset=UTF-8"))
         return _send(start_response, body, extra, content_type=None)
     body, encoding = compress_body(environ, payload.encode("utf-8"), server.config)
@@ -161,7 +162,7 @@ def handle_post(server: "Server", session: Session, environ: dict, query: dict,
             session.close(Reason.TRANSPORT_ERROR)
             return error_response(start_response, EngineErrorCode.BAD_REQUEST, 408,
                                   extra + [("Connection", "close")])
-        index = _jsonp_index(query)
+        index = jsonp_index(query)
         try:
             if index is not None:
                 if index == "":

@@ -167,7 +167,7 @@ class Server:
         if sid is None:
             if method != "GET":
                 return error_response(start_response, EngineErrorCode.BAD_HANDSHAKE_METHOD)
-            return self._handshake_polling(environ, start_response)
+            return self._handshake_polling(environ, start_response, query)
         session = self.sessions.get(sid)
         if session is None:
             return error_response(start_response, EngineErrorCode.UNKNOWN_SID)
@@ -230,7 +230,11 @@ class Server:
             parts.append(f"Max-Age={int(cookie.get('maxAge', cookie.get('max_age')))}")
         return [("Set-Cookie", "; ".join(parts))]
 
-    def _handshake_polling(self, environ: dict, start_response: Callable[..., Any]) -> Any:
+    def _handshake_polling(self, environ: dict, start_response: Callable[..., Any], query: dict) -> Any:
+        jsonp = polling.jsonp_index(query)
+        if jsonp == "":
+            return error_response(start_response, EngineErrorCode.BAD_REQUEST, 400,
+                                  cors_headers(environ, self.config))
         refusal = self._admission(environ)
         if refusal is not None:
             code, status, message = refusal
@@ -243,9 +247,14 @@ class Server:
             return error_response(start_response, EngineErrorCode.FORBIDDEN, 403,
                                   cors_headers(environ, self.config))
         session.start_heartbeat()
-        body = SEPARATOR.join(session.take_pending()).encode("utf-8")
+        payload = SEPARATOR.join(session.take_pending())
+        if jsonp is not None:
+            # JSONP handshake: the OPEN packet is wrapped like every later GET (polling-jsonp.ts).
+            body, ctype = polling.jsonp_wrap(jsonp, payload), "text/javascript; charset=UTF-8"
+        else:
+            body, ctype = payload.encode("utf-8"), "text/plain; charset=UTF-8"
         headers = [
-            ("Content-Type", "text/plain; charset=UTF-8"),
+            ("Content-Type", ctype),
             ("Content-Length", str(len(body))),
             ("Cache-Control", "no-store"),
         ]
@@ -368,7 +377,9 @@ class Server:
         elif ptype is PacketType.PONG:
             session.on_pong()
         elif ptype is PacketType.CLOSE:
-            session.close(Reason.TRANSPORT_CLOSE)
+            # The client closed: a pending GET is released with a NOOP, not answered with a
+            # CLOSE of our own (conformance "forcefully closes the session").
+            session.close(Reason.TRANSPORT_CLOSE, notify_peer=False)
         # PING (EIO3 only), NOOP, UPGRADE and OPEN from a client carry nothing for us.
 
     # -- session callbacks --------------------------------------------------------
