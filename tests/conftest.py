@@ -100,8 +100,14 @@ def _is_pure(path: Path) -> bool:
 
 @pytest.fixture(scope="session", autouse=True)
 def _warm_up() -> None:
-    # The first name lookup starts gevent's resolver threads and their pipes;
-    # do it once so the per-test fd baseline is stable.
+    # Name lookups run on gevent's hub threadpool, whose workers retire after 5 s
+    # idle: a worker started inside a test would look like a leaked greenlet until
+    # then. Keep the workers for the session, and start them (and the resolver's
+    # pipes) before any test takes its baseline.
+    pool = gevent.get_hub().threadpool
+    pool._idle_task_timeout = -1
+    pool.kill()  # workers started earlier keep the timeout they read at start
+    pool.apply(lambda: None)
     socket.getaddrinfo("127.0.0.1", 80)
     socket.getaddrinfo("localhost", 80)
 

@@ -15,8 +15,9 @@ import gevent.event
 import gevent.lock
 import gevent.queue
 from gevent import Greenlet
+from gevent.hub import Waiter
 
-__all__ = ["Runtime", "TimerHandle", "RUNTIME", "Greenlet"]
+__all__ = ["Runtime", "TimerHandle", "Parking", "RUNTIME", "Greenlet"]
 
 
 class TimerHandle:
@@ -51,8 +52,52 @@ class TimerHandle:
             self._timer.close()
 
 
+class Parking:
+    """Where one greenlet idles until :meth:`wake` or a timeout, without an Event or a Timeout.
+
+    Waking costs one loop callback and one switch (an ``Event`` adds a
+    notifier, a ``Timeout`` object and a link per wait), which matters for a
+    worker that parks between every two messages of a busy connection.
+    """
+
+    __slots__ = ("_waiter",)
+
+    def __init__(self) -> None:
+        self._waiter: Any = None
+
+    def wait(self, timeout: float) -> bool:
+        """Park the current greenlet; True when woken, False when ``timeout`` passed first."""
+        hub = gevent.get_hub()
+        waiter = self._waiter = Waiter(hub)
+        timer = hub.loop.timer(max(timeout, 0.0))
+        timer.start(waiter.switch, False)
+        try:
+            return bool(waiter.get())
+        finally:
+            timer.close()
+            if self._waiter is waiter:
+                self._waiter = None
+
+    def wake(self) -> None:
+        """Resume the parked greenlet soon (from the event loop); a no-op when none is parked."""
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            waiter.hub.loop.run_callback(waiter.switch, True)
+
+
+def raw_socket(gsock: Any) -> Any:
+    """The non-blocking OS socket under a gevent socket, or None when bytes must go
+    through the wrapper (TLS: the raw socket would carry plaintext)."""
+    if hasattr(gsock, "_sslobj") or hasattr(gsock, "getpeercert"):
+        return None
+    return getattr(gsock, "_sock", None)
+
+
 class Runtime:
     """gevent primitives behind one object; subclass to fake the clock in tests."""
+
+    Parking = Parking
 
     Event = gevent.event.Event
     AsyncResult = gevent.event.AsyncResult
@@ -94,7 +139,7 @@ class Runtime:
         already took off the socket). End the read by ``shutdown()`` of the socket,
         never ``close()`` from another greenlet.
         """
-        raw = getattr(gsock, "_sock", None)
+        raw = raw_socket(gsock)
         pending = [prefix] if prefix else []
         if raw is None:
             def read_plain(n: int) -> bytes:
@@ -107,14 +152,22 @@ class Runtime:
         recv = raw.recv
         wait = hub.wait
 
+        drained = [False]  # the last read came back short: the kernel buffer was empty
+
         def read(n: int) -> bytes:
             if pending:
                 return pending.pop()
+            if drained[0]:
+                # Almost always nothing new yet: wait first instead of a recv that fails with EAGAIN.
+                wait(watcher)
             while True:
                 try:
-                    return bytes(recv(n))
+                    data = recv(n)
                 except (BlockingIOError, InterruptedError):
                     wait(watcher)
+                    continue
+                drained[0] = len(data) < n
+                return data
 
         return read, watcher.close
 

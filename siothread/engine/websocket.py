@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Deque, Optional
 
 from ..errors import CloseCode, RemoteProtocolError
 from ..protocol import websocket as wsproto
+from ._runtime import raw_socket
 from .prepared import Prepared
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,6 +31,9 @@ __all__ = ["WebSocketConnection"]
 _READ_SIZE = 65536
 #: How long a closing connection waits for its buffer to drain and the peer's close frame.
 _CLOSE_TIMEOUT = 5.0
+#: After a protocol error: how long, and how many bytes, we keep discarding what the peer sends.
+_LINGER_TIMEOUT = 1.0
+_LINGER_BYTES = 4 * 1024 * 1024
 
 
 class WebSocketConnection:
@@ -47,7 +51,8 @@ class WebSocketConnection:
         self._gsock = gsock
         self._read, self._release_reader = server.runtime.socket_reader(gsock, prefix)
         # The raw non-blocking socket under gevent's wrapper: send() on it never waits.
-        self._raw = getattr(gsock, "_sock", None)
+        # None for TLS, whose bytes must go through the wrapper (written by the flusher).
+        self._raw = raw_socket(gsock)
         self._deflate = deflate
         cfg = server.config
         self.parser = wsproto.FrameParser(
@@ -232,6 +237,11 @@ class WebSocketConnection:
         except RemoteProtocolError as exc:
             self._send_close_frame(exc.close_code)
             reason = "parse error"
+            session = self.session
+            if session is not None and session.ws is self:
+                # The session ends now, not after the lingering close below.
+                session.close(reason, notify_peer=False)
+            self._linger(read)
         finally:
             self._release_reader()
             if self._close_timer is not None:
@@ -243,6 +253,29 @@ class WebSocketConnection:
             if flusher is not None:
                 flusher.kill(block=False)
         return reason
+
+    def _linger(self, read: Callable[[int], bytes]) -> None:
+        """Half-close, then discard what the peer still sends (bounded in time and bytes).
+
+        Closing a socket with unread input makes the kernel answer with RST, and a peer
+        that receives RST may drop our close frame unread: it would see 1006 instead of,
+        say, 1009 for a message over the cap (RFC 6455 section 7.1.1: the server closes
+        the TCP connection once the client has received the close frame).
+        """
+        try:
+            self._gsock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return
+        budget = _LINGER_BYTES
+        with self.server.runtime.Timeout(_LINGER_TIMEOUT, False):
+            try:
+                while budget > 0:
+                    data = read(_READ_SIZE)
+                    if not data:
+                        break
+                    budget -= len(data)
+            except OSError:
+                pass
 
     def finish(self) -> None:
         """Release the socket after :meth:`run` returned (when siothread owns the socket)."""

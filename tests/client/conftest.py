@@ -96,22 +96,6 @@ class ServerProcess:
         self.proc.stdout.close()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _steady_threadpool() -> Iterator[None]:
-    """Keep gevent's hub threadpool workers alive for the session.
-
-    The client resolves host names through gevent's threaded resolver. The hub's
-    pool retires a worker idle for 5 s, so a worker started inside a test looks
-    like a leaked greenlet to the leak check until it retires, and each test
-    waits those 5 s. One persistent worker, started before any baseline, avoids it.
-    """
-    pool = gevent.get_hub().threadpool
-    pool._idle_task_timeout = -1
-    pool.kill()  # workers started earlier keep the 5 s timeout they read at start
-    pool.apply(lambda: None)
-    yield
-
-
 # The server configurations the tests use, all started together for a session:
 # the subprocesses' pipes then exist before any test's leak-check baseline.
 CONFIGS: Dict[str, Dict[str, Any]] = {

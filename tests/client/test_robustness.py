@@ -71,11 +71,7 @@ def test_k1_self_signed_certificate_is_refused_by_default(tls_server, transports
 # urllib3 warns about every unverified request: the opt-out stays visible to users.
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 @pytest.mark.parametrize("transports", TRANSPORTS, ids="+".join)
-def test_k1_opt_out_and_explicit_ca(request, servers, tls_server, self_signed, transports):
-    if servers.kind == "siothread" and "websocket" in transports:
-        # siothread's server answers a WebSocket upgrade on a TLS listener in
-        # plaintext (the client sees SSL WRONG_VERSION_NUMBER); polling over TLS works.
-        request.applymarker(pytest.mark.xfail(reason="siothread server: WebSocket over TLS", strict=True))
+def test_k1_opt_out_and_explicit_ca(servers, tls_server, self_signed, transports):
     for verify in (False, self_signed[0]):
         c = Client(**client_kwargs(ssl_verify=verify))
         try:
