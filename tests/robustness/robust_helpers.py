@@ -119,6 +119,12 @@ def start_harness(header_timeout: float = 10.0, idle_timeout: float = 30.0, hand
     return h
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 # -- raw HTTP -------------------------------------------------------------------------
 def connect(port: int, timeout: float = 5.0, rcvbuf: Optional[int] = None) -> socket.socket:
     """A TCP connection to the server; ``rcvbuf`` shrinks the receive buffer (a slow reader)."""
