@@ -12,7 +12,8 @@ Spec: engine.io-protocol v4 "HTTP long-polling". Rules enforced here:
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, List, Optional
+import socket
+from typing import TYPE_CHECKING, Any, List, Optional
 from urllib.parse import parse_qs
 
 from ..errors import EngineErrorCode, RemoteProtocolError
@@ -94,6 +95,37 @@ def jsonp_wrap(index: str, payload: str) -> bytes:
 _JSONP_NEWLINES = re.compile(r"(\\)?\\n")
 
 
+def _watch_hangup(server: "Server", environ: dict, session: Session, gone: List[bool]) -> Any:
+    """While a GET is parked, notice the client closing its connection; None when we cannot.
+
+    A greenlet peeks at the request's socket (under pywsgi or gunicorn's gevent worker):
+    EOF or a reset marks ``gone`` and wakes the GET; a pipelined request (data) or a TLS
+    socket (no MSG_PEEK) just ends the watch.
+    """
+    sock = environ.get("gunicorn.socket")
+    if sock is None:
+        # pywsgi (ours and gevent-websocket's): wsgi.input reads a socket.makefile() reader
+        rfile = getattr(environ.get("wsgi.input"), "rfile", None)
+        sock = getattr(getattr(rfile, "raw", None), "_sock", None)
+    if sock is None or not hasattr(sock, "recv"):
+        return None
+
+    def watch() -> None:
+        try:
+            data = sock.recv(1, socket.MSG_PEEK)
+        except socket.timeout:
+            return
+        except OSError:
+            data = b""
+        except Exception:  # e.g. ValueError: TLS sockets refuse flags
+            return
+        if not data:
+            gone.append(True)
+            session.wake_poll()
+
+    return server.runtime.spawn(watch)
+
+
 def handle_get(server: "Server", session: Session, environ: dict, query: dict,
                start_response: StartResponse) -> List[bytes]:
     extra = cors_headers(environ, server.config)
@@ -112,7 +144,18 @@ def handle_get(server: "Server", session: Session, environ: dict, query: dict,
                 # The client is pausing polling for an upgrade: release it at once.
                 segments = ["6"]
             else:
-                session.wait_for_pending(server.config.ping_interval + server.config.ping_timeout)
+                gone: List[bool] = []
+                watcher = _watch_hangup(server, environ, session, gone)
+                try:
+                    session.wait_for_pending(server.config.ping_interval + server.config.ping_timeout)
+                finally:
+                    if watcher is not None:
+                        watcher.kill()
+                if gone:
+                    # The client cancelled the long poll (conformance "closes the session
+                    # upon cancelled polling request"; Node: "poll connection closed prematurely").
+                    session.close(Reason.TRANSPORT_ERROR)
+                    return error_response(start_response, EngineErrorCode.BAD_REQUEST)
                 segments = session.take_pending() or ["6"]
         else:
             segments = session.take_pending() or ["6"]

@@ -221,10 +221,10 @@ class TestMessagePolling:
         first.get(timeout=5)
         assert suite_server.poll(sid).status_code == 400
 
-    def test_closes_the_session_upon_cancelled_polling_request(self, engine_server):
+    def test_closes_the_session_upon_cancelled_polling_request(self, engine_server, ws_handler):
         # Long ping interval: the session must close because the GET was cancelled,
         # not because of a ping timeout.
-        h = engine_server(ping_interval=5, ping_timeout=5)
+        h = engine_server(ws_handler, ping_interval=5, ping_timeout=5)
         sid, _ = h.handshake()
         import socket
 
