@@ -51,7 +51,7 @@ class Socket:
 
     __slots__ = (
         "sid", "eio_sid", "namespace", "client", "state", "session", "acks", "inbox", "worker",
-        "route", "auth", "held", "connected_at", "close_reason", "handler_accepted",
+        "route", "auth", "held", "connected_at", "close_reason", "handler_accepted", "parked",
     )
 
     def __init__(self, sid: str, client: "Client", namespace: str, route: "Route", auth: Dict[str, Any]) -> None:
@@ -71,6 +71,8 @@ class Socket:
         self.connected_at = 0.0
         self.close_reason: Optional[str] = None
         self.handler_accepted = False
+        #: the Parking of the worker while it lingers for the next inbox item
+        self.parked: Any = None
 
     def __repr__(self) -> str:
         return f"<Socket {self.sid} {self.namespace} {self.state.name}>"

@@ -67,6 +67,8 @@ _DEFAULT_CONNECT_TIMEOUT = 45.0  # Node's connectTimeout (45 s)
 _DEFAULT_MAX_NAMESPACES = 16  # distinct namespaces one connection may ask for (security row S2)
 _DEFAULT_ATTACHMENT_TIMEOUT = 30.0  # a binary packet's attachments must arrive within this (row S5)
 _DEFAULT_MAX_AUTH_SIZE = 16 * 1024  # bytes of a CONNECT packet (gofiber's MaxAuthPayload idea)
+#: seconds a socket's worker waits for the next event before it ends (a busy socket keeps its worker)
+_WORKER_LINGER = 1.0
 
 Data = Any
 Target = Union[None, str, List[str], Tuple[str, ...], Set[str]]
@@ -374,9 +376,7 @@ class Server:
                     self.logger.info("event for namespace %s ignored: not connected", packet.namespace)
                 return
             if self.async_handlers:
-                sock.inbox.append((EVENT, packet))
-                if sock.worker is None:
-                    self._start_worker(sock)
+                self._queue(sock, (EVENT, packet))
             else:
                 self._handle_event(sock, packet)
         elif ptype == _P_ACK or ptype == _P_BINARY_ACK:
@@ -487,9 +487,7 @@ class Server:
         # joined to its own room now, so the connect chain and handler can use rooms
         self.manager.connect(name, sid, client.eio_sid)
         if self.async_handlers:
-            sock.inbox.append((CONNECT, None))
-            if sock.worker is None:
-                self._start_worker(sock)
+            self._queue(sock, (CONNECT, None))
         else:
             self._do_connect(sock)
 
@@ -573,26 +571,58 @@ class Server:
         self._finalize(sock)
 
     # ---------------------------------------------------------------- workers
+    def _queue(self, sock: Socket, item: Tuple[int, Any]) -> None:
+        """Hand an item to the socket's worker: start one, or wake the one that lingers."""
+        sock.inbox.append(item)
+        if sock.worker is None:
+            self._start_worker(sock)
+        else:
+            parked = sock.parked
+            if parked is not None:
+                sock.parked = None
+                parked.wake()
+
     def _start_worker(self, sock: Socket) -> None:
         worker = self.runtime.spawn(self._work, sock)
         sock.worker = worker
         self._workers.add(worker)
 
     def _work(self, sock: Socket) -> None:
+        """Drain the inbox in order; then linger a while for the next item before ending.
+
+        A busy connection keeps one worker, woken per event (a loop callback and a
+        switch), instead of a new greenlet per event; an idle one keeps none.
+        """
         inbox = sock.inbox
+        linger = _WORKER_LINGER
         try:
-            while inbox:
-                kind, payload = inbox.popleft()
-                if kind == EVENT:
-                    if not self._draining:
-                        self._handle_event(sock, payload)
-                elif kind == CONNECT:
-                    self._do_connect(sock)
-                else:
-                    self._do_disconnect(sock, payload)
+            while True:
+                while inbox:
+                    kind, payload = inbox.popleft()
+                    if kind == EVENT:
+                        if not self._draining:
+                            self._handle_event(sock, payload)
+                    elif kind == CONNECT:
+                        self._do_connect(sock)
+                    else:
+                        self._do_disconnect(sock, payload)
+                if self._draining or sock.state == _CLOSED:
+                    break
+                parking = sock.parked = self.runtime.Parking()
+                if not parking.wait(linger) and not inbox:
+                    break
         finally:
+            sock.parked = None
             self._workers.discard(sock.worker)
             sock.worker = None
+
+    def _wake_parked(self) -> None:
+        """Wake every lingering worker (shutdown: they end once their inbox is empty)."""
+        for sock in list(self._sockets.values()):
+            parked = sock.parked
+            if parked is not None:
+                sock.parked = None
+                parked.wake()
 
     def _call(self, sock: Socket, event: str, fn: Callable[..., Any], args: tuple) -> Any:
         """Run one handler with the around/after hooks; exceptions propagate."""
@@ -674,9 +704,7 @@ class Server:
         self._detach(sock, why)
         if state == _CONNECTED:
             if self.async_handlers:
-                sock.inbox.append((DISCONNECT, why))
-                if sock.worker is None:
-                    self._start_worker(sock)
+                self._queue(sock, (DISCONNECT, why))
             else:
                 self._do_disconnect(sock, why)
         # CONNECTING: the connect procedure notices the state and cleans up
@@ -1218,6 +1246,7 @@ class Server:
             collector.cancel(error)
         # 2. running handlers finish (queued events are dropped) until the deadline
         self._draining = True
+        self._wake_parked()
         if self._workers:
             rt.joinall(list(self._workers), timeout=left(reserve))
             self._kill(self._workers)
