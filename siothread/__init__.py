@@ -5,44 +5,62 @@ Use it like python-socketio (``import siothread as socketio``)::
     sio = siothread.Server()
     app = siothread.WSGIApp(sio, flask_app)
     siothread.serve(app, host="127.0.0.1", port=5000)
-"""
-from . import engine, errors
-from .adapters import Adapter, BroadcastOptions, MemoryManager
-from .errors import ConnectionRefusedError, DisconnectedError, TimeoutError
-from .server import BroadcastAckResult, BroadcastOperator, HandlerInfo, Namespace, RemoteSocket, Server, reason
-from .serving import make_server, serve
-from .wsgi import WSGIApp
 
-__all__ = [
-    "engine",
-    "errors",
-    "Server",
-    "Namespace",
-    "BroadcastAckResult",
-    "BroadcastOperator",
-    "RemoteSocket",
-    "HandlerInfo",
-    "reason",
-    "Adapter",
-    "BroadcastOptions",
-    "MemoryManager",
-    "WSGIApp",
-    "serve",
-    "make_server",
-    "Client",
-    "SimpleClient",
-    "ConnectionRefusedError",
-    "DisconnectedError",
-    "TimeoutError",
-]
+The package root loads its layers on first use, so that importing the pure
+codec (``siothread.protocol``) never imports gevent or the network, and a
+server-only install never imports the client's dependencies.
+"""
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from . import errors
+from .errors import ConnectionRefusedError, DisconnectedError, TimeoutError
+
 __version__ = "0.1.0"
 
+#: public name -> (module, attribute); attribute None means the module itself
+_LAZY = {
+    "engine": ("siothread.engine", None),
+    "Server": ("siothread.server", "Server"),
+    "Namespace": ("siothread.server", "Namespace"),
+    "BroadcastAckResult": ("siothread.server", "BroadcastAckResult"),
+    "BroadcastOperator": ("siothread.server", "BroadcastOperator"),
+    "RemoteSocket": ("siothread.server", "RemoteSocket"),
+    "HandlerInfo": ("siothread.server", "HandlerInfo"),
+    "reason": ("siothread.server", "reason"),
+    "Adapter": ("siothread.adapters", "Adapter"),
+    "BroadcastOptions": ("siothread.adapters", "BroadcastOptions"),
+    "MemoryManager": ("siothread.adapters", "MemoryManager"),
+    "WSGIApp": ("siothread.wsgi", "WSGIApp"),
+    "serve": ("siothread.serving", "serve"),
+    "make_server": ("siothread.serving", "make_server"),
+    "Client": ("siothread.client", "Client"),
+    "SimpleClient": ("siothread.client", "SimpleClient"),
+}
 
-def __getattr__(name: str):  # type: ignore[no-untyped-def]
-    # The client pulls in requests and websocket-client (the "client" extra); load it on first use
-    # so a server-only install never imports them.
-    if name in ("Client", "SimpleClient"):
-        from . import client
+__all__ = sorted(["errors", "ConnectionRefusedError", "DisconnectedError", "TimeoutError", *_LAZY])
 
-        return getattr(client, name)
-    raise AttributeError(f"module 'siothread' has no attribute {name!r}")
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'siothread' has no attribute {name!r}") from None
+    module = import_module(module_name)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from . import engine
+    from .adapters import Adapter, BroadcastOptions, MemoryManager
+    from .client import Client, SimpleClient
+    from .server import (BroadcastAckResult, BroadcastOperator, HandlerInfo, Namespace, RemoteSocket, Server,
+                         reason)
+    from .serving import make_server, serve
+    from .wsgi import WSGIApp

@@ -54,10 +54,5 @@ def test_protocol_modules_are_pure() -> None:
     assert report["loaded"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="siothread/__init__.py imports the gevent-based layers eagerly; "
-    "importing siothread.protocol pulls them in until the root imports them lazily",
-)
 def test_importing_siothread_protocol_is_pure() -> None:
     assert probe(stub_root=False)["loaded"] == []
