@@ -136,11 +136,20 @@ class Server:
         self._accepting = False
 
     def shutdown(self, timeout: float = 5.0, reason: str = Reason.SHUTDOWN) -> None:
-        """Close every session (queued packets are flushed first) and wait for their connections to end."""
+        """Close every session (queued packets are flushed first) and wait for their connections to end.
+
+        Returns within ``timeout``: sessions close concurrently, and a ``disconnect``
+        handler still running at the deadline is killed, so an application handler that
+        never returns cannot hold the process (row X2).
+        """
         self.stop_accepting()
-        for session in list(self.sessions.values()):
-            session.close(reason)
-        self._ws_idle.wait(timeout)
+        rt = self.runtime
+        deadline = rt.monotonic() + timeout
+        closers = [rt.spawn(session.close, reason) for session in list(self.sessions.values())]
+        if closers:
+            rt.joinall(closers, timeout=timeout)
+            rt.killall([g for g in closers if not g.dead], block=True, timeout=1.0)
+        self._ws_idle.wait(max(0.0, deadline - rt.monotonic()))
 
     # -- request entry point ------------------------------------------------------
     def handle_request(self, environ: dict, start_response: Callable[..., Any]) -> Any:
