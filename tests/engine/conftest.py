@@ -71,11 +71,15 @@ class EngineHarness:
         data = json.loads(r.text[1:])
         return data["sid"], data
 
+    # One connection per request, closed by the server after the response: requests
+    # otherwise keeps the socket open until the Response is garbage-collected.
     def poll(self, sid: str, timeout: float = 5, **kw: Any) -> requests.Response:
-        return requests.get(self.url(sid=sid), timeout=timeout, **kw)
+        headers = dict(kw.pop("headers", {}), Connection="close")
+        return requests.get(self.url(sid=sid), timeout=timeout, headers=headers, **kw)
 
     def post(self, sid: str, body: Any, timeout: float = 5, **kw: Any) -> requests.Response:
-        return requests.post(self.url(sid=sid), data=body, timeout=timeout, **kw)
+        headers = dict(kw.pop("headers", {}), Connection="close")
+        return requests.post(self.url(sid=sid), data=body, timeout=timeout, headers=headers, **kw)
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 3.0, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout
