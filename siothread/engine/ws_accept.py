@@ -121,6 +121,13 @@ class TakeoverAcceptor(Acceptor):
         lines.extend(f"{k}: {v}" for k, v in wsproto.response_headers(self.key, extensions=extensions))
         gsock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         prefix = drain_buffered(gsock, rfile)
+        if rfile is not None:
+            # Our handler's reader is done for good: free its 8 KiB buffer now rather than
+            # hold it for the connection's life (it only drops a reference on the socket).
+            try:
+                rfile.close()
+            except (OSError, ValueError):
+                pass
         gsock.settimeout(None)  # liveness is the heartbeat's job from here on
         return WebSocketConnection(server, gsock, prefix, deflate=deflate)
 
