@@ -52,7 +52,4 @@ def test_smoke_python_socketio(scenario: str) -> None:
 
 @pytest.mark.parametrize("scenario", list(bench.SCENARIOS))
 def test_smoke_siothread(scenario: str) -> None:
-    why = bench.server_unavailable("siothread")
-    if why:  # until siothread.Server lands; remove this guard then
-        pytest.skip(why)
     smoke("siothread", scenario)
