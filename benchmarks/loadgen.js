@@ -293,6 +293,7 @@ class WsClient {
       else if (s === 0x31) fail('server disconnected the namespace');
     } else if (c === 0x32) { // '2' ping
       this.send(PONG);
+      if (this.h.onPing) this.h.onPing(this);
     } else if (c === 0x30) { // '0' open
       this.send(SIO_CONNECT);
     } else if (c === 0x31) { // '1' close
@@ -473,6 +474,56 @@ scenarios.memory = async () => {
   return {
     clients,
     result: { value: perConn, unit: 'KiB/conn', rss_before_kib: before, rss_after_kib: after },
+  };
+};
+
+scenarios.idle = async () => {
+  // The scaling curve: N idle clients answering pings. RSS per connection as in
+  // `memory`, and heartbeat jitter: how late each PING arrives after the one
+  // before it, beyond `pingInterval` (ms, the server's setting, passed in).
+  // The server sends the next PING pingInterval after our PONG, so a lateness of
+  // about one loopback round trip is the floor.
+  const warm = await openClients(Math.min(50, cfg.clients), { onEvent: noop, onAck: noop, onBinary: noop });
+  for (const c of warm) c.close();
+  await sleep(1);
+  const before = readServerRss();
+  let measuring = false;
+  let late = 0;
+  let pings = 0;
+  let worst = 0;
+  const handlers = {
+    onEvent: noop, onAck: noop, onBinary: noop,
+    onPing(c) {
+      const now = performance.now();
+      if (measuring && c.lastPing !== undefined) {
+        const lateness = Math.max(0, now - c.lastPing - cfg.pingInterval);
+        meter.hist.add(lateness);
+        pings++;
+        if (lateness > worst) worst = lateness;
+        if (lateness > 100) late++;
+      }
+      c.lastPing = now;
+    },
+  };
+  const clients = await openClients(cfg.clients, handlers);
+  await sleep(cfg.settle);
+  const after = readServerRss();
+  const cpu0 = readServerCpu();
+  const t0 = performance.now();
+  measuring = true;
+  await sleep(cfg.duration);
+  measuring = false;
+  const secs = (performance.now() - t0) / 1000;
+  const cpu1 = readServerCpu();
+  const serverCpu = cpu0 === null || cpu1 === null ? null : (cpu1 - cpu0) / secs;
+  meter.secs = 0; meter.genCpu = null; meter.serverCpu = null;
+  return {
+    clients,
+    result: {
+      value: (after - before) / cfg.clients, unit: 'KiB/conn', rss_before_kib: before, rss_after_kib: after,
+      pings, late_over_100ms: late, jitter_max_ms: round(worst, 2), idle_server_cpu: round(serverCpu, 3),
+      ping_interval_ms: cfg.pingInterval,
+    },
   };
 };
 

@@ -14,6 +14,8 @@ def parse_args(description: str) -> argparse.Namespace:
                         help="largest accepted message (bytes); 1 MB payloads need more than the default")
     parser.add_argument("--max-seconds", type=float, default=3600.0,
                         help="the server exits by itself after this long")
+    parser.add_argument("--ping-interval", type=float, default=None,
+                        help="Engine.IO ping interval in seconds (default: the server's own, 25)")
     return parser.parse_args()
 
 

@@ -8,8 +8,9 @@ import siothread  # noqa: E402
 from _common import parse_args, start_watchdog  # noqa: E402
 
 
-def build(max_buffer: int) -> "siothread.WSGIApp":
-    sio = siothread.Server(cors_allowed_origins="*", max_http_buffer_size=max_buffer)
+def build(max_buffer: int, ping_interval: "float | None" = None) -> "siothread.WSGIApp":
+    extra = {} if ping_interval is None else {"ping_interval": ping_interval}
+    sio = siothread.Server(cors_allowed_origins="*", max_http_buffer_size=max_buffer, **extra)
 
     @sio.on("echo")
     def echo(sid, *args):
@@ -33,7 +34,7 @@ def build(max_buffer: int) -> "siothread.WSGIApp":
 def main() -> None:
     args = parse_args(__doc__)
     start_watchdog(args.max_seconds)
-    siothread.serve(build(args.max_buffer), host=args.host, port=args.port)
+    siothread.serve(build(args.max_buffer, args.ping_interval), host=args.host, port=args.port)
 
 
 if __name__ == "__main__":
