@@ -54,12 +54,13 @@ def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> 
     raise AssertionError("server did not start listening")
 
 
-@pytest.fixture(params=list(MODES))
-def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Start the app in one mode; yields its base URL; the process is ended by its PID."""
+@pytest.fixture(params=list(MODES), scope="module")
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start the app in one mode (once per module: the tests of a mode share the process);
+    yields its base URL; the process is ended by its PID."""
     mode = request.param
     port = free_port()
-    log_path = tmp_path / "server.log"
+    log_path = tmp_path_factory.mktemp(mode) / "server.log"
     env = dict(os.environ, PYTHONPATH=str(HERE) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(MODES[mode](port), stdout=log, stderr=subprocess.STDOUT, cwd=str(HERE),
