@@ -36,7 +36,7 @@ class ServerProcess:
         return q + (f"&sid={sid}" if sid else "")
 
     def stats(self) -> Any:
-        with connect(self.port) as s:
+        with connect(self.port, timeout=60) as s:  # a collection over 10k sessions takes a while
             s.sendall(b"GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             status, _, body = read_response(s)
         assert status == 200

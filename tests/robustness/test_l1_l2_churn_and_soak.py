@@ -134,7 +134,7 @@ def idle_heartbeats(server_process, n: int, interval: float, duration: float) ->
     for k in range(n):
         tasks.append(gevent.spawn(client, k))
         if k % 100 == 99:
-            gevent.sleep(0.05)  # do not overflow the listen backlog
+            gevent.sleep(0.2)  # do not overflow the listen backlog
     p.wait_stats(lambda st: st["sessions"] == n)
     gevent.sleep(duration)
     stop.set()
