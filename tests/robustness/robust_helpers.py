@@ -310,3 +310,63 @@ def rss_bytes() -> int:
 def percentile(values: List[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# -- raw Socket.IO over WebSocket ------------------------------------------------------
+class SioPeer:
+    """A Socket.IO v5 client on a raw WebSocket (``/socket.io/``), connected to ``/``.
+
+    Answers pings itself; :meth:`recv` returns Socket.IO packets (the text after
+    the Engine.IO ``4``, or bytes for an attachment) and None once the server
+    closed the connection.
+    """
+
+    def __init__(self, port: int, auth: Optional[dict] = None, timeout: float = 15.0,
+                 connect_namespace: bool = True) -> None:
+        self.sock = connect(port, timeout=timeout)
+        self.sock.sendall(ws_request("/socket.io/?EIO=4&transport=websocket", port))
+        status, headers, rest = read_response_head(self.sock)
+        assert status == 101, (status, headers)
+        self.reader = FrameReader(self.sock, rest)
+        item = self.reader.next()
+        assert item is not None and item[1].startswith(b"0{"), item
+        self.sid: Optional[str] = None
+        self.close_code: Optional[int] = None
+        if connect_namespace:
+            self.send("0" + (json.dumps(auth) if auth is not None else ""))
+            packet = self.recv()
+            assert isinstance(packet, str) and packet.startswith("0{"), packet
+            self.sid = str(json.loads(packet[1:])["sid"])
+
+    def send(self, packet: str) -> None:
+        """One Socket.IO packet as an Engine.IO MESSAGE (a lone surrogate goes out as invalid UTF-8)."""
+        self.sock.sendall(frame(1, ("4" + packet).encode("utf-8", "surrogatepass")))
+
+    def send_binary(self, data: bytes) -> None:
+        self.sock.sendall(frame(2, data))
+
+    def recv(self) -> Optional[Any]:
+        while True:
+            item = self.reader.next()
+            if item is None:
+                return None
+            op, payload = item
+            if op == 8:
+                self.close_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+                return None
+            if op == 2:
+                return payload
+            if op != 1:
+                continue
+            if payload == b"2":
+                self.sock.sendall(frame(1, b"3"))
+                continue
+            if payload.startswith(b"4"):
+                return payload[1:].decode()
+
+    def close(self) -> None:
+        try:
+            self.sock.sendall(frame(8, b"\x03\xe8"))
+        except OSError:
+            pass
+        self.sock.close()

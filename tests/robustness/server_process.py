@@ -17,10 +17,12 @@ SCRIPT = Path(__file__).resolve().parent / "soak_server.py"
 
 
 class ServerProcess:
-    def __init__(self, port: int, options: dict, extra: Optional[List[str]] = None) -> None:
+    def __init__(self, port: int, options: dict, extra: Optional[List[str]] = None,
+                 script: Path = SCRIPT) -> None:
+        """``script``: the server to run (:mod:`soak_server`, or :mod:`sio_server` for Socket.IO)."""
         self.port = port
         self.proc = subprocess.Popen(
-            [sys.executable, str(SCRIPT), str(port), json.dumps(options), *(extra or [])],
+            [sys.executable, str(script), str(port), json.dumps(options), *(extra or [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         self.stderr = b""
