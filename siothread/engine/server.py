@@ -49,6 +49,9 @@ class Server:
         self.logger = self.config.logger
         self.debug = self.logger.isEnabledFor(logging.DEBUG)
         self.sessions: Dict[str, Session] = {}
+        #: polling sessions closed by the server while no GET was parked: what they still owe
+        #: (queued packets and CLOSE) waits here for the client's next GET, for a while
+        self._last_polls: Dict[str, Session] = {}
         self.handlers: Dict[str, Handler] = {}
         self._on_message: Handler = lambda sid, data: None
         self._accepting = True
@@ -179,6 +182,9 @@ class Server:
             return self._handshake_polling(environ, start_response, query)
         session = self.sessions.get(sid)
         if session is None:
+            last = self._last_polls.pop(sid, None) if method == "GET" else None
+            if last is not None:
+                return polling.handle_get(self, last, environ, query, start_response)
             return error_response(start_response, EngineErrorCode.UNKNOWN_SID)
         if session.transport != "polling":
             # conformance: "should ignore HTTP requests with same sid after upgrade"
@@ -395,6 +401,21 @@ class Server:
     def _forget(self, session: Session) -> None:
         if self.sessions.get(session.sid) is session:
             del self.sessions[session.sid]
+
+    def _hold_for_last_poll(self, session: Session) -> None:
+        """Keep a closed polling session's last payload for the client's next GET.
+
+        Node keeps a closing socket until its buffer drained (``socket.ts`` ``close()``);
+        without this, a server-side disconnect with no GET parked lost the queued packets
+        and the CLOSE, and the client saw an unknown sid (a transport error) instead.
+        """
+        self._last_polls[session.sid] = session
+        cfg = self.config
+        self.runtime.call_later(cfg.ping_interval + cfg.ping_timeout, self._drop_last_poll, session)
+
+    def _drop_last_poll(self, session: Session) -> None:
+        if self._last_polls.get(session.sid) is session:
+            del self._last_polls[session.sid]
 
     def _session_closed(self, session: Session, reason: str) -> None:
         self._trigger("disconnect", session.sid, reason)

@@ -67,6 +67,9 @@ class Reason:
     SLOW_CONSUMER = "slow consumer"
 
 
+#: Reasons after which nobody will poll again: the last payload is not kept for them.
+_PEER_GONE = frozenset({Reason.PING_TIMEOUT, Reason.TRANSPORT_ERROR, Reason.PARSE_ERROR, Reason.SLOW_CONSUMER})
+
 _PING_SEGMENT = "2"
 _NOOP_SEGMENT = "6"
 
@@ -252,6 +255,8 @@ class Session:
             if notify_peer:
                 # A pending (or the next) GET receives what was queued plus CLOSE.
                 self._pending.append("1")
+                if not self.poll_active and reason not in _PEER_GONE:
+                    self.server._hold_for_last_poll(self)
             self._poll_event.set()
         if upgrade_ws is not None:
             upgrade_ws.abort()

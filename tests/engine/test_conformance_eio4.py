@@ -106,8 +106,10 @@ class TestHandshakePolling:
     def test_closed_session_sid_is_unknown(self, suite_server):
         sid, _ = suite_server.handshake()
         suite_server.eio.disconnect(sid)
-        r = suite_server.poll(sid)
-        assert r.status_code == 400 and error_body(r)["code"] == 1
+        assert suite_server.poll(sid).text == "1"  # the CLOSE it was owed
+        for method in ("GET", "POST"):
+            r = requests.request(method, suite_server.url(sid=sid), data="4x", timeout=5)
+            assert r.status_code == 400 and error_body(r)["code"] == 1
 
 
 class TestHandshakeWebSocket:
@@ -387,10 +389,14 @@ class TestClose:
         sid, _ = h.handshake()
         h.eio.send(sid, "bye")
         h.eio.disconnect(sid)
+        # no GET was parked: the client's next GET still gets what was queued, then CLOSE
+        # (regression: the sid used to be unknown at once, queued packets and CLOSE lost)
+        assert not h.eio.is_connected(sid) and h.eio.sessions == {}
+        assert h.wait_disconnect(sid) == "server disconnect"
         r = h.poll(sid)
-        # the session is gone from the registry, but what it owed must not be lost silently:
-        # either the last GET gets "4bye\x1e1" or the sid is unknown (400)
-        assert (r.status_code, r.text) in ((200, "4bye\x1e1"), (400, r.text))
+        assert (r.status_code, r.text) == (200, "4bye\x1e1")
+        assert h.poll(sid).status_code == 400
+        assert h.post(sid, "4late").status_code == 400
 
     def test_server_disconnect_sends_websocket_close_frame(self, engine_server, ws_handler):
         h = engine_server(ws_handler, ping_interval=5, ping_timeout=5)
