@@ -20,6 +20,23 @@ from gevent.hub import Waiter
 __all__ = ["Runtime", "TimerHandle", "Parking", "RUNTIME", "Greenlet"]
 
 
+class _Greenlet(Greenlet):
+    """gevent's Greenlet without the spawning stack.
+
+    gevent records the spawner's stack (10 frames) for every spawn. On Python
+    3.11+ walking it turns each of those frames into a frame object that stays
+    alive with the frame: about 1 KiB for as long as a connection's reader
+    greenlet lives, and a line-number lookup per frame per spawn. The spawn
+    tree (``spawning_greenlet``, ``spawn_tree_locals``) is kept.
+    """
+
+    __slots__ = ()
+    spawning_stack_limit = 0
+
+
+_spawn = _Greenlet.spawn
+
+
 class TimerHandle:
     """A one-shot timer on the gevent loop; its callback runs in a fresh greenlet.
 
@@ -42,7 +59,7 @@ class TimerHandle:
     def _fire(self) -> None:
         self._timer.close()
         if not self.cancelled:
-            gevent.spawn(self._fn, *self._args)
+            _spawn(self._fn, *self._args)
 
     def cancel(self) -> None:
         """Stop the timer; a no-op when it already fired or was cancelled."""
@@ -110,7 +127,7 @@ class Runtime:
 
     @staticmethod
     def spawn(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Greenlet:
-        return gevent.spawn(fn, *args, **kwargs)
+        return _spawn(fn, *args, **kwargs)
 
     @staticmethod
     def sleep(seconds: float = 0) -> None:
