@@ -59,6 +59,9 @@ class _Headers:
         self.status = ""
         lines: list = []
         first: dict = {}
+        if rfile is None:  # the empty instance
+            self.headers, self._first = lines, first
+            return
         readline = rfile.readline
         while True:
             raw = readline(_MAX_HEADER_LINE + 1)
@@ -116,6 +119,9 @@ class _Headers:
         self.headers = kept
 
 
+_NO_HEADERS = _Headers(None)
+
+
 class Handler(pywsgi.WSGIHandler):
     """pywsgi's handler with timeouts, one-send responses and WebSocket takeover."""
 
@@ -170,6 +176,9 @@ class Handler(pywsgi.WSGIHandler):
         Nothing more is written here."""
         self._detached = True
         self.close_connection = True
+        # The environ has what the application needs; the parsed lines would live as long as
+        # the connection otherwise (this handler's frame stays on the stack until it ends).
+        self.headers = _NO_HEADERS
         return self.socket, self.rfile
 
     def process_result(self) -> None:

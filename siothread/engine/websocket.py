@@ -61,7 +61,8 @@ class WebSocketConnection:
             max_fragments=cfg.max_ws_fragments,
             deflate=deflate,
         )
-        self._buffer: Deque[memoryview] = deque()
+        # The backlog; an idle connection has none (an empty deque costs 600 bytes).
+        self._buffer: Any = ()
         self.buffered_bytes = 0
         self._flusher: Any = None
         self._broken = False
@@ -125,7 +126,7 @@ class WebSocketConnection:
             if volatile and sent == 0:
                 return False
             view = memoryview(data)[sent:]
-            self._buffer.append(view)
+            self._backlog().append(view)
             self.buffered_bytes += len(view)
             self._start_flusher()
         return True
@@ -135,10 +136,16 @@ class WebSocketConnection:
         if (self.buffered_bytes + len(view) > cfg.max_queue_bytes
                 or len(self._buffer) + packets > cfg.max_queue) and self.session is not None:
             return self.server._overflow(self.session)
-        self._buffer.append(view)
+        self._backlog().append(view)
         self.buffered_bytes += len(view)
         self._start_flusher()
         return True
+
+    def _backlog(self) -> Deque[memoryview]:
+        buffer = self._buffer
+        if not isinstance(buffer, deque):
+            buffer = self._buffer = deque()
+        return buffer
 
     def _start_flusher(self) -> None:
         if self._flusher is None:
@@ -164,7 +171,8 @@ class WebSocketConnection:
     def _fail(self) -> None:
         """The socket broke while writing: drop the backlog and let the reader end the session."""
         self._broken = True
-        self._buffer.clear()
+        if self._buffer:
+            self._buffer.clear()
         self.buffered_bytes = 0
         self._shutdown()
 
@@ -247,7 +255,8 @@ class WebSocketConnection:
             if self._close_timer is not None:
                 self._close_timer.cancel()
             self._broken = True
-            self._buffer.clear()
+            if self._buffer:
+                self._buffer.clear()
             self.buffered_bytes = 0
             flusher = self._flusher
             if flusher is not None:
