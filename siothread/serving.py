@@ -176,6 +176,9 @@ class Handler(pywsgi.WSGIHandler):
         Nothing more is written here."""
         self._detached = True
         self.close_connection = True
+        # From now on the engine owns the socket and closes it: neither this handler nor the
+        # server may (the connection can outlive this request's greenlet).
+        self.server._detached.add(self.socket)
         # The environ has what the application needs; the parsed lines would live as long as
         # the connection otherwise (this handler's frame stays on the stack until it ends).
         self.headers = _NO_HEADERS
@@ -183,6 +186,7 @@ class Handler(pywsgi.WSGIHandler):
 
     def process_result(self) -> None:
         if self._detached:
+            self.socket = None  # pywsgi's handle() would drain and close it
             return
         super().process_result()
 
@@ -276,6 +280,14 @@ class Server(pywsgi.WSGIServer):
         super().__init__(listener, application, **kwargs)
         self.header_timeout = float(header_timeout)
         self.idle_timeout = float(idle_timeout)
+        #: sockets taken over by the application (WebSocket): it closes them, not us
+        self._detached: set = set()
+
+    def do_close(self, sock: Any, *args: Any) -> None:
+        if sock in self._detached:
+            self._detached.discard(sock)
+            return
+        super().do_close(sock, *args)
 
 
 def make_server(app: Any, host: str = "127.0.0.1", port: int = 5000, *, header_timeout: float = 10.0,

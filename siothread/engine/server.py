@@ -333,7 +333,27 @@ class Server:
             return acceptor.done(conn)
         session.start_heartbeat()
         conn.on_message = lambda data: self._on_ws_message(session, data)
-        reason = self._ws_loop(conn)
+        if acceptor.detachable:
+            # The request's greenlet ends now; the session is read by a fresh greenlet whose
+            # stack is a few frames deep instead of the whole WSGI call chain (what an idle
+            # connection costs is mostly its one greenlet).
+            self._ws_loops += 1
+            self._ws_idle.clear()
+            self.runtime.spawn(self._ws_session, session, conn, acceptor, True)
+            return acceptor.detached()
+        return self._ws_session(session, conn, acceptor)
+
+    def _ws_session(self, session: Session, conn: WebSocketConnection, acceptor: Acceptor,
+                    counted: bool = False) -> Any:
+        if counted:
+            try:
+                reason = conn.run()
+            finally:
+                self._ws_loops -= 1
+                if self._ws_loops == 0:
+                    self._ws_idle.set()
+        else:
+            reason = self._ws_loop(conn)
         session.close(reason or Reason.TRANSPORT_CLOSE, notify_peer=False)
         return acceptor.done(conn)
 

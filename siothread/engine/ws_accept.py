@@ -41,6 +41,8 @@ class Acceptor(abc.ABC):
 
     mode = "abstract"
     handshake_done = False
+    #: the request may return while the connection lives on (its socket is ours alone)
+    detachable = False
 
     def __init__(self, environ: dict) -> None:
         self.environ = environ
@@ -55,6 +57,10 @@ class Acceptor(abc.ABC):
 
     def done(self, conn: Optional[WebSocketConnection]) -> Any:
         """What the WSGI application returns once the connection has ended."""
+        return []
+
+    def detached(self) -> Any:
+        """What the WSGI application returns when the connection outlives the request."""
         return []
 
 
@@ -97,6 +103,8 @@ class TakeoverAcceptor(Acceptor):
         self._get_socket = get_socket
         self.mode = mode
         self.key: Optional[str] = None
+        # siothread's handler forgets the socket once it is taken over (serving.Handler._takeover)
+        self.detachable = mode == "siothread"
 
     def validate(self) -> None:
         """Raise RemoteProtocolError (HTTP 400) for a malformed upgrade request."""
@@ -117,6 +125,8 @@ class TakeoverAcceptor(Acceptor):
                 if negotiated is not None:
                     extensions, deflate = negotiated
         gsock, rfile = self._get_socket()
+        # The session keeps the environ: not the handler behind this callable.
+        self.environ.pop("siothread.takeover", None)
         lines = ["HTTP/1.1 101 Switching Protocols"]
         lines.extend(f"{k}: {v}" for k, v in wsproto.response_headers(self.key, extensions=extensions))
         gsock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
