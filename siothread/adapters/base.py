@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..server.acks import BroadcastAckCollector
     from ..server.server import Server
 
-__all__ = ["Adapter", "BroadcastOptions", "SocketDetails", "RoomListener"]
+__all__ = ["Adapter", "BroadcastOptions", "SocketDetails", "RoomListener", "RecoveryOptions", "RecoveredSession"]
 
 #: ``listener(kind, namespace, room, sid)`` with kind ``"join"`` or ``"leave"``.
 RoomListener = Callable[[str, str, str, str], None]
@@ -94,6 +94,40 @@ class SocketDetails:
     handshake: Dict[str, Any]
 
 
+@dataclass(frozen=True)
+class RecoveryOptions:
+    """Connection-state recovery settings (``Server(recovery=...)``, Node's ``connectionStateRecovery``).
+
+    Attributes:
+        max_disconnection_duration: seconds a disconnected socket's session and
+            the packets it may have missed are kept.
+        skip_middlewares: a recovered socket skips the connect middlewares
+            (``sio.use``); its connect handler still runs.
+        max_stored_packets: packets kept for replay, all namespaces together.
+        max_sessions: disconnected sessions kept; the oldest go first.
+    """
+
+    max_disconnection_duration: float = 120.0
+    skip_middlewares: bool = True
+    max_stored_packets: int = 10_000
+    max_sessions: int = 100_000
+
+
+@dataclass
+class RecoveredSession:
+    """What :meth:`Adapter.restore_session` gives back: the socket's identity and state.
+
+    ``missed`` holds the stored EVENT packets (offset appended) the socket is to
+    receive, in emission order.
+    """
+
+    sid: str
+    pid: str
+    rooms: List[str]
+    data: Dict[str, Any]
+    missed: List["Packet"]
+
+
 class Adapter(abc.ABC):
     """Room membership and socket selection for one :class:`~siothread.server.Server`.
 
@@ -101,6 +135,9 @@ class Adapter(abc.ABC):
     the namespace first. Methods that act on "the matching sockets" take a
     :class:`BroadcastOptions` and apply to all nodes unless ``opts.local``.
     """
+
+    #: set by :meth:`enable_recovery`; while set, :meth:`broadcast` stores packets for replay
+    recovery: Optional[RecoveryOptions] = None
 
     def __init__(self) -> None:
         self.server: Optional["Server"] = None
@@ -175,8 +212,14 @@ class Adapter(abc.ABC):
 
     # -- broadcasting -----------------------------------------------------
     def broadcast(self, namespace: str, packet: "Packet", opts: BroadcastOptions) -> int:
-        """Deliver ``packet`` to every matching socket; returns the local recipient count."""
+        """Deliver ``packet`` to every matching socket; returns the local recipient count.
+
+        With recovery enabled, a packet without ack id that is not volatile is
+        stored first and delivered with its offset as the last argument.
+        """
         assert self.server is not None
+        if self.recovery is not None and packet.id is None and not opts.volatile:
+            packet = self.store_packet(namespace, packet, opts)
         return self.server._deliver(packet, self.select(namespace, opts), opts)
 
     def broadcast_with_ack(
@@ -191,6 +234,36 @@ class Adapter(abc.ABC):
         assert self.server is not None
         count = self.server._deliver_with_ack(packet, self.select(namespace, opts), opts, collector)
         collector.server_reached(count)
+
+    # -- connection-state recovery (Node's SessionAwareAdapter) -------------
+    def enable_recovery(self, options: RecoveryOptions) -> None:
+        """Start storing packets and sessions (called by the server constructor).
+
+        An adapter that cannot store them raises ``NotImplementedError``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not support connection-state recovery")
+
+    def store_packet(self, namespace: str, packet: "Packet", opts: BroadcastOptions) -> "Packet":
+        """Store an EVENT for replay; return it with its offset (a string) appended to its data."""
+        raise NotImplementedError
+
+    def persist_session(self, namespace: str, sid: str, pid: str, data: Dict[str, Any]) -> None:
+        """Keep the session of a socket that lost its connection: its sid, rooms and ``data``.
+
+        Called before the socket's rooms are removed; ``pid`` is the secret the
+        client presents to get the session back.
+        """
+        raise NotImplementedError
+
+    def restore_session(self, namespace: str, pid: str, offset: Optional[str]) -> Optional[RecoveredSession]:
+        """Take back the session of ``pid`` with the packets emitted after ``offset``.
+
+        ``offset`` is None when the client received no stored packet yet: the
+        replay starts where the socket connected. Returns None when the session
+        is unknown or expired, or when packets the client may have missed are
+        no longer stored.
+        """
+        raise NotImplementedError
 
     # -- socket management (Node's fetchSockets & co) ----------------------
     def fetch_sockets(self, namespace: str, opts: BroadcastOptions) -> List[SocketDetails]:

@@ -9,9 +9,13 @@ Dicts are used as ordered sets so broadcast order follows join order.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Set, Tuple
 
-from .base import Adapter, BroadcastOptions
+from .base import Adapter, BroadcastOptions, RecoveredSession, RecoveryOptions
+from .recovery import SessionStore
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..protocol.socketio import Packet
 
 __all__ = ["MemoryManager"]
 
@@ -20,6 +24,8 @@ class MemoryManager(Adapter):
     """The default ``client_manager``: everything in this process.
 
     ``server_side_emit`` has no other server to reach, ``server_count()`` is 1.
+    Connection-state recovery keeps its packets and sessions in a
+    :class:`~siothread.adapters.recovery.SessionStore` in this process.
     """
 
     def __init__(self) -> None:
@@ -28,6 +34,8 @@ class MemoryManager(Adapter):
         self._rooms: Dict[str, Dict[str, Dict[str, str]]] = {}
         # namespace -> sid -> set of rooms (its own sid room included)
         self._sids: Dict[str, Dict[str, Set[str]]] = {}
+        #: connection-state recovery storage (None while recovery is off)
+        self._store: Optional[SessionStore] = None
 
     # -- membership -------------------------------------------------------
     def connect(self, namespace: str, sid: str, eio_sid: str) -> None:
@@ -36,6 +44,8 @@ class MemoryManager(Adapter):
             return
         sids[sid] = {sid}
         self._rooms.setdefault(namespace, {})[sid] = {sid: eio_sid}
+        if self._store is not None:
+            self._store.joined(namespace, sid, sid)
 
     def disconnect(self, namespace: str, sid: str) -> None:
         sids = self._sids.get(namespace)
@@ -44,6 +54,8 @@ class MemoryManager(Adapter):
         rooms = sids.pop(sid, None)
         if rooms is None:
             return
+        if self._store is not None:
+            self._store.forget(namespace, sid)
         by_room = self._rooms[namespace]
         notify = self._room_listeners
         for room in rooms:
@@ -83,6 +95,8 @@ class MemoryManager(Adapter):
         eio_sid = by_room[sid][sid]
         rooms.add(room)
         by_room.setdefault(room, {})[sid] = eio_sid
+        if self._store is not None:
+            self._store.joined(namespace, sid, room)
         if self._room_listeners:
             self._notify_room("join", namespace, room, sid)
 
@@ -96,6 +110,8 @@ class MemoryManager(Adapter):
         if rooms is None or room not in rooms:
             return
         rooms.discard(room)
+        if self._store is not None:
+            self._store.left(namespace, sid, room)
         by_room = self._rooms[namespace]
         members = by_room.get(room)
         if members is not None:
@@ -123,6 +139,34 @@ class MemoryManager(Adapter):
 
     def get_namespaces(self) -> List[str]:
         return list(self._sids)
+
+    # -- connection-state recovery ----------------------------------------
+    def enable_recovery(self, options: RecoveryOptions) -> None:
+        assert self.server is not None
+        runtime = self.server.runtime
+        self._store = SessionStore(options, runtime.monotonic, runtime.call_later)
+        for namespace, sids in self._sids.items():
+            for sid, rooms in sids.items():
+                for room in rooms:
+                    self._store.joined(namespace, sid, room)
+        self.recovery = options
+
+    def store_packet(self, namespace: str, packet: "Packet", opts: BroadcastOptions) -> "Packet":
+        assert self._store is not None
+        return self._store.store(namespace, packet, opts)
+
+    def persist_session(self, namespace: str, sid: str, pid: str, data: Dict[str, Any]) -> None:
+        if self._store is not None:
+            self._store.persist(namespace, sid, pid, data)
+
+    def restore_session(self, namespace: str, pid: str, offset: Optional[str]) -> Optional[RecoveredSession]:
+        if self._store is None:
+            return None
+        return self._store.restore(namespace, pid, offset)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
 
     def get_participants(self, namespace: str, room: Optional[str]) -> Iterator[Tuple[str, str]]:
         by_room = self._rooms.get(namespace)

@@ -52,6 +52,7 @@ class Socket:
     __slots__ = (
         "sid", "eio_sid", "namespace", "client", "state", "session", "acks", "inbox", "worker",
         "route", "auth", "held", "connected_at", "close_reason", "handler_accepted", "parked",
+        "pid", "recovered",
     )
 
     def __init__(self, sid: str, client: "Client", namespace: str, route: "Route", auth: Dict[str, Any]) -> None:
@@ -73,6 +74,10 @@ class Socket:
         self.handler_accepted = False
         #: the Parking of the worker while it lingers for the next inbox item
         self.parked: Any = None
+        #: connection-state recovery: the private session id (None while recovery is off)
+        self.pid: Optional[str] = None
+        #: whether this socket took over a previous session (same sid, rooms, data, missed packets)
+        self.recovered = False
 
     def __repr__(self) -> str:
         return f"<Socket {self.sid} {self.namespace} {self.state.name}>"

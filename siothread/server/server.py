@@ -33,7 +33,7 @@ import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, Union
 from urllib.parse import parse_qs
 
-from ..adapters.base import Adapter, BroadcastOptions, SocketDetails
+from ..adapters.base import Adapter, BroadcastOptions, RecoveredSession, RecoveryOptions, SocketDetails
 from ..adapters.memory import MemoryManager
 from ..engine import Server as EngineServer
 from ..errors import ConnectionRefusedError, DisconnectedError, RemoteProtocolError, TimeoutError
@@ -67,6 +67,11 @@ _DEFAULT_CONNECT_TIMEOUT = 45.0  # Node's connectTimeout (45 s)
 _DEFAULT_MAX_NAMESPACES = 16  # distinct namespaces one connection may ask for (security row S2)
 _DEFAULT_ATTACHMENT_TIMEOUT = 30.0  # a binary packet's attachments must arrive within this (row S5)
 _DEFAULT_MAX_AUTH_SIZE = 16 * 1024  # bytes of a CONNECT packet (gofiber's MaxAuthPayload idea)
+#: reasons after which a session is kept for recovery (Node's RECOVERABLE_DISCONNECT_REASONS,
+#: plus a slow consumer whose connection was closed): the connection was lost, the client did not leave
+_RECOVERABLE = frozenset((reason.TRANSPORT_ERROR, reason.TRANSPORT_CLOSE, reason.FORCED_CLOSE, reason.PING_TIMEOUT,
+                          reason.SERVER_SHUTTING_DOWN, reason.SLOW_CONSUMER))
+_DEFERRED: Any = object()  # _restore: wait until the previous socket of the session has closed
 #: seconds a socket's worker waits for the next event before it ends (a busy socket keeps its worker)
 _WORKER_LINGER = 1.0
 
@@ -106,6 +111,30 @@ def _handshake(environ: Dict[str, Any], auth: Dict[str, Any], issued: float) -> 
     }
 
 
+def _recovery_options(value: Any) -> Optional[RecoveryOptions]:
+    if value is None or value is False:
+        return None
+    if value is True:
+        return RecoveryOptions()
+    if isinstance(value, RecoveryOptions):
+        options = value
+    elif isinstance(value, dict):
+        unknown = set(value) - set(RecoveryOptions.__dataclass_fields__)
+        if unknown:
+            raise TypeError(f"unknown recovery option(s): {', '.join(sorted(unknown))}")
+        options = RecoveryOptions(**value)
+    else:
+        raise TypeError("recovery must be None, True or a dict")
+    if not options.max_disconnection_duration > 0:
+        raise ValueError("recovery max_disconnection_duration must be > 0")
+    for name in ("max_stored_packets", "max_sessions"):
+        number = getattr(options, name)
+        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+            raise ValueError(f"recovery {name} must be an integer >= 1")
+    return RecoveryOptions(float(options.max_disconnection_duration), bool(options.skip_middlewares),
+                           options.max_stored_packets, options.max_sessions)
+
+
 class Server:
     """A Socket.IO v5 server. Serve it with ``siothread.WSGIApp(sio)``.
 
@@ -129,6 +158,13 @@ class Server:
             closes the connection.
         attachment_timeout: seconds for the attachments of a binary packet to arrive.
         max_auth_size: maximum size in bytes of a CONNECT packet (the auth payload).
+        recovery: connection-state recovery (Node's ``connectionStateRecovery``):
+            None/False (off), True (defaults) or a dict with the fields of
+            :class:`~siothread.adapters.base.RecoveryOptions`
+            (``max_disconnection_duration=120``, ``skip_middlewares=True``,
+            ``max_stored_packets=10000``, ``max_sessions=100000``). A client
+            that lost its connection gets back its sid, rooms, session data and
+            the events it missed; see :meth:`is_recovered`.
     """
 
     reason = reason
@@ -150,6 +186,7 @@ class Server:
         max_namespaces: int = _DEFAULT_MAX_NAMESPACES,
         attachment_timeout: float = _DEFAULT_ATTACHMENT_TIMEOUT,
         max_auth_size: int = _DEFAULT_MAX_AUTH_SIZE,
+        recovery: Union[None, bool, Dict[str, Any], RecoveryOptions] = None,
         **engine_options: Any,
     ) -> None:
         if not connect_timeout > 0:
@@ -158,6 +195,7 @@ class Server:
             raise ValueError("attachment_timeout must be > 0")
         if not isinstance(max_namespaces, int) or max_namespaces < 1:
             raise ValueError("max_namespaces must be an integer >= 1")
+        recovery_options = _recovery_options(recovery)
         if not isinstance(max_auth_size, int) or max_auth_size < 2:
             raise ValueError("max_auth_size must be an integer >= 2")
         if namespaces is not None and namespaces != "*":
@@ -212,6 +250,12 @@ class Server:
         self._closing = False
         self._draining = False
         self._shut_down = False
+        #: connection-state recovery (None: off, and the emit paths pay one attribute check)
+        self._recovery: Optional[RecoveryOptions] = recovery_options
+        self._pids: Dict[str, Socket] = {}  # pid -> socket not yet closed
+        self._deferred: Dict[Socket, Tuple[Client, Any, int]] = {}  # previous socket -> CONNECT waiting for it
+        if recovery_options is not None:
+            self.manager.enable_recovery(recovery_options)
 
     # ------------------------------------------------------------------ setup
     def _setup_serializer(self, serializer: Any, json_module: Any) -> None:
@@ -477,7 +521,16 @@ class Server:
                 # Node's answer, word for word (v5 test suite "unknown namespace")
                 self._send_connect_error(client, name, {"message": "Invalid namespace"})
                 return
-        sid = self._new_sid()
+        restored: Optional[RecoveredSession] = None
+        if self._recovery is not None and "pid" in auth:
+            restored = self._restore(client, packet, size, name, auth)
+            if restored is _DEFERRED:
+                return
+            # the pid is a secret: keep it out of the handlers' auth and fetch_sockets' handshake
+            auth = {k: v for k, v in auth.items() if k != "pid" and k != "offset"}
+            if restored is not None and restored.sid in self._sockets:
+                restored = None
+        sid = restored.sid if restored is not None else self._new_sid()
         sock = Socket(sid, client, name, registry.route(name, primary), auth)
         client.sockets[name] = sock
         self._sockets[sid] = sock
@@ -486,6 +539,8 @@ class Server:
             client.connect_timer = None
         # joined to its own room now, so the connect chain and handler can use rooms
         self.manager.connect(name, sid, client.eio_sid)
+        if self._recovery is not None:
+            self._start_session(sock, restored)
         if self.async_handlers:
             self._queue(sock, (CONNECT, None))
         else:
@@ -502,6 +557,92 @@ class Server:
             if sid not in sockets:
                 return sid
 
+    # ------------------------------------------------------- state recovery
+    def _restore(self, client: Client, packet: Any, size: int, name: str, auth: Dict[str, Any]) -> Any:
+        """The session a CONNECT's ``pid``/``offset`` asks for: a RecoveredSession, None or _DEFERRED.
+
+        The pid proves the session. If its previous socket has not closed yet
+        (the server has not noticed that the old connection died: ping-timeout
+        race, socketio/socket.io#4880), the old connection is closed as lost
+        and this CONNECT is handled again once that socket has closed, so the
+        app sees ``disconnect`` before the recovered ``connect`` and the sid is
+        never used twice.
+        """
+        pid = auth.get("pid")
+        if not isinstance(pid, str) or not 0 < len(pid) <= 64:
+            return None
+        offset = auth.get("offset")
+        if not isinstance(offset, str):
+            offset = None  # nothing received yet (socketio/socket.io#5538): replay from the connection
+        previous = self._pids.get(pid)
+        if previous is not None:
+            if previous.namespace != name or previous.client is client:
+                return None
+            if previous.state <= _CONNECTED and not previous.client.closing:
+                self._close_client(previous.client, reason.TRANSPORT_CLOSE, "transport close")
+            if previous.state != _CLOSED:
+                self._deferred[previous] = (client, packet, size)
+                return _DEFERRED
+        try:
+            return self.manager.restore_session(name, pid, offset)
+        except Exception as exc:
+            self.logger.error("restoring a session failed (namespace %s)", name, exc_info=exc)
+            return None
+
+    def _start_session(self, sock: Socket, restored: Optional[RecoveredSession]) -> None:
+        """Give a new socket its pid, or its previous session's rooms, data and missed packets."""
+        if restored is None:
+            sock.pid = secrets.token_urlsafe(18)  # 144 random bits
+        else:
+            sock.pid = restored.pid
+            sock.recovered = True
+            sock.session = restored.data
+            sid = sock.sid
+            for room in restored.rooms:
+                if room != sid:
+                    try:
+                        self.manager.enter_room(sock.namespace, sid, room)
+                    except ValueError:
+                        pass  # meanwhile the sid room of another socket: never shared
+            # sent right after the CONNECT ack, before anything emitted meanwhile
+            held = [(self._encode(p), False, None) for p in restored.missed]
+            sock.held[:0] = held
+            if self._log:
+                self.logger.info("socket %s recovered (%d missed packets)", sid, len(held))
+        self._pids[sock.pid] = sock
+
+    def _end_session(self, sock: Socket) -> None:
+        """A socket closes: keep its session if the connection was lost (before its rooms go)."""
+        pid = sock.pid
+        if pid is None:
+            return
+        if self._pids.get(pid) is sock:
+            del self._pids[pid]
+        if sock.connected_at > 0 and sock.close_reason in _RECOVERABLE:
+            try:
+                self.manager.persist_session(sock.namespace, sock.sid, pid, sock.session)
+            except Exception as exc:
+                self.logger.error("persisting the session of %s failed", sock.sid, exc_info=exc)
+
+    def _resume_deferred(self, sock: Socket) -> None:
+        """The previous socket of a session closed: handle the CONNECT that waited for it."""
+        waiting = self._deferred.pop(sock, None)
+        if waiting is None:
+            return
+        client, packet, size = waiting
+        if not client.closing and self._clients.get(client.eio_sid) is client:
+            self._on_connect_packet(client, packet, size)
+
+    def is_recovered(self, sid: str, namespace: Optional[str] = None) -> bool:
+        """Whether the client's connection took over its previous session.
+
+        True when connection-state recovery restored the sid, the rooms, the
+        session data and replayed the missed events (Node's ``socket.recovered``).
+        Usable in the connect handler. False for an unknown sid.
+        """
+        sock = self._sockets.get(sid)
+        return sock is not None and sock.recovered and (namespace is None or sock.namespace == namespace)
+
     def _do_connect(self, sock: Socket) -> None:
         if sock.state != _CONNECTING:
             self._finalize(sock)
@@ -509,8 +650,11 @@ class Server:
         environ = sock.client.environ
         route = sock.route
         sid = sock.sid
+        middlewares = route.connect_mw
+        if sock.recovered and self._recovery is not None and self._recovery.skip_middlewares:
+            middlewares = []  # Node's skipMiddlewares: the connect handler still runs
         try:
-            for mw in route.connect_mw:
+            for mw in middlewares:
                 if mw(sid, environ, sock.auth) is False:
                     raise ConnectionRefusedError()
                 if sock.state != _CONNECTING:
@@ -543,7 +687,8 @@ class Server:
         sock.state = _CONNECTED
         sock.connected_at = time.time()
         eio_sid = sock.eio_sid
-        for message in self._encode(_Packet(_P_CONNECT, sock.namespace, {"sid": sock.sid})):
+        answer = {"sid": sock.sid} if sock.pid is None else {"sid": sock.sid, "pid": sock.pid}
+        for message in self._encode(_Packet(_P_CONNECT, sock.namespace, answer)):
             self._eio_send(eio_sid, message)
         held = sock.held
         if held:
@@ -758,10 +903,15 @@ class Server:
         client = sock.client
         if client.sockets.get(sock.namespace) is sock:
             del client.sockets[sock.namespace]
+        recovery = self._recovery
+        if recovery is not None:
+            self._end_session(sock)
         self.manager.disconnect(sock.namespace, sock.sid)
         self._sockets.pop(sock.sid, None)
         if self._observers and was_accepted and sock.connected_at > 0:
             self._observe("socket_disconnected", sock, sock.close_reason or reason.SERVER_DISCONNECT)
+        if recovery is not None and self._deferred:
+            self._resume_deferred(sock)
 
     # ---------------------------------------------------------------- sending
     def _eio_send(self, eio_sid: str, message: Union[str, bytes]) -> None:
@@ -937,6 +1087,13 @@ class Server:
 
     def _emit_to_socket(self, sock: Socket, event: str, args: List[Any], callback: Optional[Callable[..., Any]],
                         timeout: Optional[float], volatile: bool, compress: Optional[bool]) -> None:
+        if self._recovery is not None and callback is None and not volatile:
+            # through the adapter, like Node's socket.emit with recovery on: stored with an offset,
+            # also while the socket is leaving (it may come back for it)
+            ns = sock.namespace
+            self.manager.broadcast(ns, _Packet(_P_EVENT, ns, [event, *args]),
+                                   BroadcastOptions(frozenset((sock.sid,)), compress=compress))
+            return
         if sock.state >= _DISCONNECTING:
             if callback is not None and timeout is not None:
                 self._spawn_callback(callback, DisconnectedError("the client is gone"))

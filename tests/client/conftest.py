@@ -47,10 +47,6 @@ def siothread_server_available() -> bool:
     return importlib.util.find_spec("siothread.server.server") is not None
 
 
-class Unsupported(Exception):
-    """The server implementation lacks an option (reported by the fixture server)."""
-
-
 class ServerProcess:
     """A fixture server in a subprocess."""
 
@@ -76,9 +72,6 @@ class ServerProcess:
             self.proc.wait(5)
             raise RuntimeError(f"{self.kind} fixture server failed to start ({self.proc.returncode})")
         answer = json.loads(line)
-        if "error" in answer:
-            self.stop()
-            raise Unsupported(f"{self.kind} server cannot run {self.options}: {answer['error']}")
         self.port = int(answer["port"])
         scheme = "https" if self.options.get("tls") else "http"
         self.url = f"{scheme}://127.0.0.1:{self.port}"
@@ -114,23 +107,16 @@ class Servers:
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._running: Dict[str, ServerProcess] = {}
-        self._unsupported: Dict[str, str] = {}
         try:
-            starting = {name: ServerProcess(kind, options, wait=False)
-                        for name, options in CONFIGS.items()}
-            for name, proc in starting.items():
-                try:
-                    proc.wait_ready()
-                    self._running[name] = proc
-                except Unsupported as exc:
-                    self._unsupported[name] = str(exc)
+            for name, options in CONFIGS.items():
+                self._running[name] = ServerProcess(kind, options, wait=False)
+            for proc in self._running.values():
+                proc.wait_ready()
         except BaseException:
             self.close()
             raise
 
     def __getitem__(self, name: str) -> ServerProcess:
-        if name in self._unsupported:
-            pytest.skip(self._unsupported[name])
         return self._running[name]
 
     def fresh(self, **options: Any) -> ServerProcess:
