@@ -8,6 +8,7 @@ so unit tests can swap in a runtime with a fake clock.
 from __future__ import annotations
 
 import time
+from socket import MSG_PEEK as _MSG_PEEK
 from typing import Any, Callable, Optional, Tuple
 
 import gevent
@@ -187,6 +188,34 @@ class Runtime:
                 return data
 
         return read, watcher.close
+
+    @staticmethod
+    def on_hangup(gsock: Any, callback: Callable[[], None]) -> Optional[Callable[[], None]]:
+        """Call ``callback()`` from the event loop if the peer closes (or resets) ``gsock``.
+
+        One libev watcher, no greenlet: the socket is peeked at when it turns
+        readable. Data (a pipelined request) ends the watch silently. Returns the
+        function that stops watching, or None when the socket cannot be peeked at
+        (TLS). ``callback`` must not block.
+        """
+        raw = raw_socket(gsock)
+        if raw is None:
+            return None
+        watcher = gevent.get_hub().loop.io(raw.fileno(), 1)
+
+        def check() -> None:
+            try:
+                data = raw.recv(1, _MSG_PEEK)
+            except (BlockingIOError, InterruptedError):
+                return  # not readable after all: keep watching
+            except OSError:
+                data = b""
+            watcher.close()
+            if not data:
+                callback()
+
+        watcher.start(check)
+        return watcher.close
 
     @staticmethod
     def joinall(greenlets: list, timeout: Optional[float] = None) -> list:

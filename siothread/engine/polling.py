@@ -12,7 +12,6 @@ Spec: engine.io-protocol v4 "HTTP long-polling". Rules enforced here:
 from __future__ import annotations
 
 import re
-import socket
 from typing import TYPE_CHECKING, Any, List, Optional
 from urllib.parse import parse_qs
 
@@ -98,9 +97,10 @@ _JSONP_NEWLINES = re.compile(r"(\\)?\\n")
 def _watch_hangup(server: "Server", environ: dict, session: Session, gone: List[bool]) -> Any:
     """While a GET is parked, notice the client closing its connection; None when we cannot.
 
-    A greenlet peeks at the request's socket (under pywsgi or gunicorn's gevent worker):
-    EOF or a reset marks ``gone`` and wakes the GET; a pipelined request (data) or a TLS
-    socket (no MSG_PEEK) just ends the watch.
+    The request's socket (under pywsgi or gunicorn's gevent worker) is peeked at when it
+    turns readable (a watcher in the event loop, no greenlet): EOF or a reset marks ``gone``
+    and wakes the GET; a pipelined request (data) ends the watch; a TLS socket (no MSG_PEEK)
+    is not watched. Returns the function that stops the watch.
     """
     sock = environ.get("gunicorn.socket")
     if sock is None:
@@ -110,20 +110,11 @@ def _watch_hangup(server: "Server", environ: dict, session: Session, gone: List[
     if sock is None or not hasattr(sock, "recv"):
         return None
 
-    def watch() -> None:
-        try:
-            data = sock.recv(1, socket.MSG_PEEK)
-        except socket.timeout:
-            return
-        except OSError:
-            data = b""
-        except Exception:  # e.g. ValueError: TLS sockets refuse flags
-            return
-        if not data:
-            gone.append(True)
-            session.wake_poll()
+    def hung_up() -> None:
+        gone.append(True)
+        session.wake_poll()
 
-    return server.runtime.spawn(watch)
+    return server.runtime.on_hangup(sock, hung_up)
 
 
 def handle_get(server: "Server", session: Session, environ: dict, query: dict,
@@ -150,7 +141,7 @@ def handle_get(server: "Server", session: Session, environ: dict, query: dict,
                     session.wait_for_pending(server.config.ping_interval + server.config.ping_timeout)
                 finally:
                     if watcher is not None:
-                        watcher.kill()
+                        watcher()
                 if gone:
                     # The client cancelled the long poll (conformance "closes the session
                     # upon cancelled polling request"; Node: "poll connection closed prematurely").
