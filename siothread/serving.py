@@ -178,7 +178,9 @@ class Handler(pywsgi.WSGIHandler):
         self.close_connection = True
         # From now on the engine owns the socket and closes it: neither this handler nor the
         # server may (the connection can outlive this request's greenlet).
-        self.server._detached.add(self.socket)
+        # Keyed by file descriptor: under TLS the server closes the plain socket under the
+        # TLS wrapper this handler holds, and both share the descriptor.
+        self.server._detached.add(self.socket.fileno())
         # The environ has what the application needs; the parsed lines would live as long as
         # the connection otherwise (this handler's frame stays on the stack until it ends).
         self.headers = _NO_HEADERS
@@ -280,12 +282,32 @@ class Server(pywsgi.WSGIServer):
         super().__init__(listener, application, **kwargs)
         self.header_timeout = float(header_timeout)
         self.idle_timeout = float(idle_timeout)
-        #: sockets taken over by the application (WebSocket): it closes them, not us
+        #: descriptors of sockets taken over by the application (WebSocket): it closes them, not us
         self._detached: set = set()
 
+    def wrap_socket_and_handle(self, client_socket: Any, address: Any) -> Any:
+        # gevent closes the TLS socket when the handler returns; a WebSocket session taken
+        # over by the application outlives the handler and closes it itself.
+        ssl_socket = self.wrap_socket(client_socket, **self.ssl_args)
+        try:
+            return self.handle(ssl_socket, address)
+        finally:
+            try:
+                fd = ssl_socket.fileno()
+            except (OSError, ValueError):
+                fd = -1
+            if fd in self._detached:
+                self._detached.discard(fd)  # do_close only sees the plain socket, detached by TLS
+            else:
+                ssl_socket.close()
+
     def do_close(self, sock: Any, *args: Any) -> None:
-        if sock in self._detached:
-            self._detached.discard(sock)
+        try:
+            fd = sock.fileno()
+        except (OSError, ValueError):
+            fd = -1
+        if fd in self._detached:
+            self._detached.discard(fd)
             return
         super().do_close(sock, *args)
 
