@@ -47,12 +47,13 @@ class TimerHandle:
     socket, call an application handler).
     """
 
-    __slots__ = ("_timer", "_fn", "_args", "cancelled")
+    __slots__ = ("_timer", "_fn", "_args", "cancelled", "_in_loop")
 
-    def __init__(self, delay: float, fn: Callable[..., Any], args: tuple) -> None:
+    def __init__(self, delay: float, fn: Callable[..., Any], args: tuple, in_loop: bool = False) -> None:
         self._fn = fn
         self._args = args
         self.cancelled = False
+        self._in_loop = in_loop
         loop = gevent.get_hub().loop
         self._timer = loop.timer(max(delay, 0.0))
         self._timer.start(self._fire)
@@ -60,7 +61,10 @@ class TimerHandle:
     def _fire(self) -> None:
         self._timer.close()
         if not self.cancelled:
-            _spawn(self._fn, *self._args)
+            if self._in_loop:
+                self._fn(*self._args)
+            else:
+                _spawn(self._fn, *self._args)
 
     def cancel(self) -> None:
         """Stop the timer; a no-op when it already fired or was cancelled."""
@@ -141,6 +145,12 @@ class Runtime:
     @staticmethod
     def call_later(delay: float, fn: Callable[..., Any], *args: Any) -> TimerHandle:
         return TimerHandle(delay, fn, args)
+
+    @staticmethod
+    def call_later_in_loop(delay: float, fn: Callable[..., Any], *args: Any) -> TimerHandle:
+        """Like :meth:`call_later`, but ``fn`` runs in the event loop itself, without a greenlet:
+        it must never block (and should not raise). For the per-session heartbeat timers."""
+        return TimerHandle(delay, fn, args, True)
 
     @staticmethod
     def getcurrent() -> Any:

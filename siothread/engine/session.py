@@ -182,7 +182,8 @@ class Session:
     def _schedule_ping(self) -> None:
         if self.state is State.CLOSED:
             return
-        self._ping_timer = self.server.runtime.call_later(self.server.config.ping_interval, self._send_ping)
+        self._ping_timer = self.server.runtime.call_later_in_loop(self.server.config.ping_interval,
+                                                                  self._send_ping)
 
     def _send_ping(self) -> None:
         # Runs in the event loop: must not block, must not raise.
@@ -194,7 +195,7 @@ class Session:
         except Exception:  # pragma: no cover - the write path reports its own errors
             self.server.logger.exception("%s: sending PING failed", self.sid)
         cfg = self.server.config
-        self._pong_timer = self.server.runtime.call_later(
+        self._pong_timer = self.server.runtime.call_later_in_loop(
             cfg.ping_timeout + cfg.ping_grace, self._pong_missing
         )
 
