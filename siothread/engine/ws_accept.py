@@ -125,8 +125,12 @@ class TakeoverAcceptor(Acceptor):
                 if negotiated is not None:
                     extensions, deflate = negotiated
         gsock, rfile = self._get_socket()
-        # The session keeps the environ: not the handler behind this callable.
+        # The session keeps the environ (and the session's greenlet this acceptor): neither may
+        # keep the request's handler and its reader objects alive for the connection's life.
+        self._get_socket = _taken
         self.environ.pop("siothread.takeover", None)
+        if rfile is not None:
+            self.environ["wsgi.input"] = _NO_BODY
         lines = ["HTTP/1.1 101 Switching Protocols"]
         lines.extend(f"{k}: {v}" for k, v in wsproto.response_headers(self.key, extensions=extensions))
         gsock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
@@ -147,6 +151,29 @@ class TakeoverAcceptor(Acceptor):
         if self.mode == "gunicorn":
             raise StopIteration()
         return []
+
+
+class _NoBody:
+    """``wsgi.input`` of a request whose connection became a WebSocket: it has no body."""
+
+    def read(self, *args: Any) -> bytes:
+        return b""
+
+    def readline(self, *args: Any) -> bytes:
+        return b""
+
+    def readlines(self, *args: Any) -> list:
+        return []
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+
+_NO_BODY = _NoBody()
+
+
+def _taken() -> Tuple[Any, Any]:
+    raise RuntimeError("the connection was already taken over")
 
 
 def drain_buffered(gsock: Any, rfile: Any) -> bytes:
