@@ -18,7 +18,6 @@ import datetime
 import os
 import signal
 import sys
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from . import run as R

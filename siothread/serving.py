@@ -20,7 +20,7 @@ from __future__ import annotations
 import signal
 import socket
 import sys
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 import gevent
 import gevent.event
@@ -57,8 +57,8 @@ class _Headers:
 
     def __init__(self, rfile: Any) -> None:
         self.status = ""
-        lines: list = []
-        first: dict = {}
+        lines: List[str] = []
+        first: Dict[str, str] = {}
         if rfile is None:  # the empty instance
             self.headers, self._first = lines, first
             return
@@ -106,7 +106,7 @@ class _Headers:
         if key not in self._first:
             raise KeyError(name)
         del self._first[key]
-        kept: list = []
+        kept: List[str] = []
         dropping = False
         for line in self.headers:
             if line[0] in " \t":
@@ -283,7 +283,7 @@ class Server(pywsgi.WSGIServer):
         self.header_timeout = float(header_timeout)
         self.idle_timeout = float(idle_timeout)
         #: descriptors of sockets taken over by the application (WebSocket): it closes them, not us
-        self._detached: set = set()
+        self._detached: Set[int] = set()
 
     def wrap_socket_and_handle(self, client_socket: Any, address: Any) -> Any:
         # gevent closes the TLS socket when the handler returns; a WebSocket session taken
