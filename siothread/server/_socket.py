@@ -63,7 +63,8 @@ class Socket:
         self.state = SocketState.CONNECTING
         self.session: Dict[str, Any] = {}
         self.acks: Dict[int, "AckEntry"] = {}
-        self.inbox: Deque[Tuple[int, Any]] = deque()
+        # made on the first item (an empty deque costs 600 bytes; most sockets sit idle)
+        self.inbox: Union[Tuple[()], Deque[Tuple[int, Any]]] = ()
         self.worker: Any = None
         self.route = route
         self.auth = auth

@@ -30,6 +30,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections import deque
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, Union
 from urllib.parse import parse_qs
 
@@ -718,7 +719,10 @@ class Server:
     # ---------------------------------------------------------------- workers
     def _queue(self, sock: Socket, item: Tuple[int, Any]) -> None:
         """Hand an item to the socket's worker: start one, or wake the one that lingers."""
-        sock.inbox.append(item)
+        inbox = sock.inbox
+        if type(inbox) is not deque:
+            inbox = sock.inbox = deque()
+        inbox.append(item)
         if sock.worker is None:
             self._start_worker(sock)
         else:
@@ -758,6 +762,8 @@ class Server:
                     break
         finally:
             sock.parked = None
+            if not inbox:
+                sock.inbox = ()
             self._workers.discard(sock.worker)
             sock.worker = None
 
