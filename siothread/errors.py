@@ -28,6 +28,7 @@ __all__ = [
     "DisconnectedError",
     "AdapterError",
     "QueueFullError",
+    "peer_error",
 ]
 
 
@@ -97,7 +98,7 @@ class ProtocolError(SiothreadError):
         message: str,
         *,
         engine_code: EngineErrorCode = EngineErrorCode.BAD_REQUEST,
-        http_status: int = 400,
+        http_status: Optional[int] = None,
         close_code: int = CloseCode.PROTOCOL_ERROR,
     ) -> None:
         if type(self) is ProtocolError:
@@ -105,12 +106,21 @@ class ProtocolError(SiothreadError):
         super().__init__(message)
         self.message = message
         self.engine_code = engine_code
+        if http_status is None:
+            # A message over a size cap is 413 on HTTP, whatever layer noticed it.
+            http_status = 413 if close_code == CloseCode.MESSAGE_TOO_BIG else 400
         self.http_status = http_status
         self.close_code = int(close_code)
 
 
 class RemoteProtocolError(ProtocolError):
     """The peer sent something the protocol does not allow; its session ends."""
+
+
+def peer_error(message: str, close_code: int = CloseCode.PROTOCOL_ERROR) -> "RemoteProtocolError":
+    """The codec's error for invalid peer input: Engine.IO "Bad request", with the WebSocket
+    close code to use (and HTTP 413 when that code is MESSAGE_TOO_BIG)."""
+    return RemoteProtocolError(message, close_code=close_code)
 
 
 class LocalProtocolError(ProtocolError):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Sequence, Tuple, Union
 
-from ..errors import CloseCode, EngineErrorCode, RemoteProtocolError
+from ..errors import RemoteProtocolError, peer_error
 
 __all__ = [
     "PLACEHOLDER_KEY",
@@ -38,12 +38,7 @@ Slot = Tuple[Container, Union[int, str], int]
 
 
 def _bad(message: str) -> RemoteProtocolError:
-    return RemoteProtocolError(
-        message,
-        engine_code=EngineErrorCode.BAD_REQUEST,
-        http_status=400,
-        close_code=CloseCode.PROTOCOL_ERROR,
-    )
+    return peer_error(message)
 
 
 def has_binary(data: Any) -> bool:

@@ -17,7 +17,7 @@ import json
 from base64 import b64decode, b64encode
 from typing import Iterable, List, Optional, Sequence, Union
 
-from ..errors import CloseCode, EngineErrorCode, RemoteProtocolError
+from ..errors import RemoteProtocolError, peer_error
 from ._compat import frozen
 
 __all__ = [
@@ -73,12 +73,7 @@ class Packet:
 
 
 def _bad(message: str) -> RemoteProtocolError:
-    return RemoteProtocolError(
-        message,
-        engine_code=EngineErrorCode.BAD_REQUEST,
-        http_status=400,
-        close_code=CloseCode.PROTOCOL_ERROR,
-    )
+    return peer_error(message)
 
 
 def encode_packet(packet: Packet) -> Union[str, bytes]:

@@ -44,7 +44,7 @@ import struct
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from ..errors import CloseCode, EngineErrorCode, LocalProtocolError, RemoteProtocolError
+from ..errors import CloseCode, LocalProtocolError, RemoteProtocolError, peer_error
 from .socketio import (
     ROLES,
     Limits,
@@ -105,12 +105,7 @@ UNDEFINED = _Undefined()
 
 
 def _bad(message: str, close_code: int = CloseCode.PROTOCOL_ERROR) -> RemoteProtocolError:
-    return RemoteProtocolError(
-        message,
-        engine_code=EngineErrorCode.BAD_REQUEST,
-        http_status=400,
-        close_code=close_code,
-    )
+    return peer_error(message, close_code)
 
 
 def _msgpack() -> Any:

@@ -39,7 +39,7 @@ import re
 from functools import lru_cache
 from typing import Any, Callable, Dict, List, Optional, Union
 
-from ..errors import CloseCode, EngineErrorCode, LocalProtocolError, RemoteProtocolError
+from ..errors import CloseCode, LocalProtocolError, RemoteProtocolError, peer_error
 from ._compat import frozen
 from .binary import Slot, deconstruct, fill_placeholders, has_binary, locate_placeholders
 from .jsonsafe import JsonReader, check_text, has_lone_surrogate
@@ -281,30 +281,15 @@ def connect_error_data(message: Any, data: Any = None) -> Dict[str, Any]:
 
 
 def _bad(message: str) -> RemoteProtocolError:
-    return RemoteProtocolError(
-        message,
-        engine_code=EngineErrorCode.BAD_REQUEST,
-        http_status=400,
-        close_code=CloseCode.PROTOCOL_ERROR,
-    )
+    return peer_error(message)
 
 
 def _too_big(message: str) -> RemoteProtocolError:
-    return RemoteProtocolError(
-        message,
-        engine_code=EngineErrorCode.BAD_REQUEST,
-        http_status=413,
-        close_code=CloseCode.MESSAGE_TOO_BIG,
-    )
+    return peer_error(message, CloseCode.MESSAGE_TOO_BIG)
 
 
 def _invalid_data(message: str) -> RemoteProtocolError:
-    return RemoteProtocolError(
-        message,
-        engine_code=EngineErrorCode.BAD_REQUEST,
-        http_status=400,
-        close_code=CloseCode.INVALID_DATA,
-    )
+    return peer_error(message, CloseCode.INVALID_DATA)
 
 
 # --------------------------------------------------------------------------- validation

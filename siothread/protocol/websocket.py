@@ -34,7 +34,7 @@ import os
 import struct
 from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
-from ..errors import CloseCode, EngineErrorCode, LocalProtocolError, RemoteProtocolError
+from ..errors import CloseCode, EngineErrorCode, LocalProtocolError, RemoteProtocolError, peer_error
 from ._compat import frozen
 from .ws_deflate import PerMessageDeflate
 
@@ -133,12 +133,7 @@ def is_valid_close_code(code: int) -> bool:
 
 
 def _fail(message: str, code: int = CloseCode.PROTOCOL_ERROR) -> RemoteProtocolError:
-    return RemoteProtocolError(
-        message,
-        engine_code=EngineErrorCode.BAD_REQUEST,
-        http_status=413 if code == CloseCode.MESSAGE_TOO_BIG else 400,
-        close_code=code,
-    )
+    return peer_error(message, code)
 
 
 # -- masking ---------------------------------------------------------------

@@ -24,7 +24,7 @@ import re
 import zlib
 from typing import Dict, List, Optional, Tuple, Union
 
-from ..errors import CloseCode, EngineErrorCode, LocalProtocolError, RemoteProtocolError
+from ..errors import CloseCode, LocalProtocolError, RemoteProtocolError, peer_error
 
 __all__ = ["PerMessageDeflate", "EXTENSION_NAME", "parse_extension_header"]
 
@@ -57,12 +57,7 @@ Params = List[Tuple[str, Optional[str]]]
 
 
 def _bad(message: str, code: int = CloseCode.PROTOCOL_ERROR) -> RemoteProtocolError:
-    return RemoteProtocolError(
-        message,
-        engine_code=EngineErrorCode.BAD_REQUEST,
-        http_status=413 if code == CloseCode.MESSAGE_TOO_BIG else 400,
-        close_code=code,
-    )
+    return peer_error(message, code)
 
 
 def _parse_element(element: str) -> Optional[Tuple[str, Params]]:
