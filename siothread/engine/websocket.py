@@ -7,10 +7,13 @@ unmasking and UTF-8 validation in C), so gevent-websocket's per-byte Python
 loops never see a payload.
 
 Writing: :meth:`write` is called from any greenlet (a handler, a broadcast, the
-heartbeat timer in the event loop). It tries one non-blocking ``send``; only
-what the kernel does not take is buffered, bounded by the session's queue
-limits, and a flusher greenlet exists only while that buffer is not empty. A
-write never yields, so one call's bytes are never interleaved with another's.
+heartbeat timer in the event loop). Writes made before the writing greenlet
+yields to the event loop are joined and leave in one non-blocking ``send`` when
+it does (a :class:`~siothread.engine._runtime.WriteBatch`), so a handler that
+drains a burst of broadcasts costs each recipient one syscall, not one per
+event. Only what the kernel does not take is buffered, bounded by the session's
+queue limits, and a flusher greenlet exists only while that buffer is not empty.
+A write never yields, so one call's bytes are never interleaved with another's.
 """
 from __future__ import annotations
 
@@ -34,6 +37,8 @@ _CLOSE_TIMEOUT = 5.0
 #: After a protocol error: how long, and how many bytes, we keep discarding what the peer sends.
 _LINGER_TIMEOUT = 1.0
 _LINGER_BYTES = 4 * 1024 * 1024
+#: Writes held for the end of a loop pass go out at once past this many bytes.
+_BATCH_LIMIT = 65536
 
 
 class WebSocketConnection:
@@ -64,6 +69,10 @@ class WebSocketConnection:
         # The backlog; an idle connection has none (an empty deque costs 600 bytes).
         self._buffer: Any = ()
         self.buffered_bytes = 0
+        # What was written during this loop pass (None when nothing is), sent by flush_batched().
+        self._batched: Optional[list] = None
+        self._batched_bytes = 0
+        self._write_batch = server.runtime.write_batch() if self._raw is not None else None
         self._flusher: Any = None
         self._broken = False
         self._closing = False
@@ -112,24 +121,46 @@ class WebSocketConnection:
             if volatile:
                 return False
             return self._enqueue(memoryview(data), packets)
-        raw = self._raw
-        if raw is None:
+        if self._raw is None:
             return self._enqueue(memoryview(data), packets)
+        batched = self._batched
+        if batched is None:
+            self._batched = [data]
+            self._batched_bytes = len(data)
+            self._write_batch.add(self)  # type: ignore[union-attr]
+        else:
+            batched.append(data)
+            self._batched_bytes += len(data)
+            if self._batched_bytes >= _BATCH_LIMIT:
+                self.flush_batched()
+        return True
+
+    def flush_batched(self) -> None:
+        """Send what was written during this loop pass in one non-blocking ``send``.
+
+        Called from the event loop at the end of the pass (never blocks), and
+        before a close frame. What the kernel does not take becomes the backlog.
+        """
+        batched = self._batched
+        if batched is None:
+            return
+        self._batched = None
+        self._batched_bytes = 0
+        if self._broken:
+            return
+        data = batched[0] if len(batched) == 1 else b"".join(batched)
         try:
-            sent = raw.send(data)
+            sent = self._raw.send(data)
         except BlockingIOError:
             sent = 0
         except OSError:
             self._fail()
-            return False
+            return
         if sent < len(data):
-            if volatile and sent == 0:
-                return False
             view = memoryview(data)[sent:]
             self._backlog().append(view)
             self.buffered_bytes += len(view)
             self._start_flusher()
-        return True
 
     def _enqueue(self, view: memoryview, packets: int) -> bool:
         cfg = self.server.config
@@ -180,6 +211,7 @@ class WebSocketConnection:
     def _send_close_frame(self, code: int, reason: str = "") -> None:
         if self._close_sent:
             return
+        self.flush_batched()  # what was written before the close goes first
         self._close_sent = True
         frame = wsproto.encode_close(code, reason)
         try:
@@ -195,6 +227,7 @@ class WebSocketConnection:
         if self._closing:
             return
         self._closing = True
+        self.flush_batched()
         if not self._buffer:
             self._send_close_frame(CloseCode.NORMAL)
         # The peer answers our close frame and the reader ends; if it never does, cut it off.
@@ -255,6 +288,7 @@ class WebSocketConnection:
             if self._close_timer is not None:
                 self._close_timer.cancel()
             self._broken = True
+            self._batched = None
             if self._buffer:
                 self._buffer.clear()
             self.buffered_bytes = 0
