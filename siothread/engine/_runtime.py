@@ -15,6 +15,7 @@ import gevent
 import gevent.event
 import gevent.lock
 import gevent.queue
+import gevent.socket
 from gevent import Greenlet
 from gevent.hub import Waiter
 
@@ -36,6 +37,7 @@ class _Greenlet(Greenlet):
 
 
 _spawn = _Greenlet.spawn
+_PlainSocket = gevent.socket.socket
 
 
 class TimerHandle:
@@ -153,6 +155,8 @@ class WriteBatch:
 def raw_socket(gsock: Any) -> Any:
     """The non-blocking OS socket under a gevent socket, or None when bytes must go
     through the wrapper (TLS: the raw socket would carry plaintext)."""
+    if type(gsock) is _PlainSocket:  # the common case, without failing attribute lookups
+        return gsock._sock
     if hasattr(gsock, "_sslobj") or hasattr(gsock, "getpeercert"):
         return None
     return getattr(gsock, "_sock", None)
