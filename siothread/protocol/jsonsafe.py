@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_MAX_DEPTH",
     "DEFAULT_MAX_INT_DIGITS",
     "JsonReader",
+    "shared_reader",
     "loads",
     "dumps",
     "check_text",
@@ -185,7 +186,7 @@ class JsonReader:
     the common message pays no per-number Python call.
     """
 
-    __slots__ = ("max_depth", "max_int_digits", "_digit_run", "_plain", "_strict")
+    __slots__ = ("max_depth", "max_int_digits", "short", "scan_short", "_digit_run", "_plain", "_strict")
 
     def __init__(
         self,
@@ -207,6 +208,19 @@ class JsonReader:
             parse_float=_finite_float,
             parse_constant=_reject_constant,
         ).scan_once
+        #: the longest JSON text :attr:`scan_short` may be given: it cannot hold
+        #: an integer longer than ``max_int_digits`` (nor a float mantissa long
+        #: enough to overflow), and nests at most ``max_depth`` deep if it holds
+        #: at most ``max_depth`` opening brackets
+        self.short = min(max_int_digits, _MAX_PLAIN_DIGITS)
+        #: ``scan_short(text, start) -> (value, end)``: the C scanner for such a
+        #: short text, for callers that inline the checks of :meth:`parse` (a
+        #: packet decoder's fast path). Floats go through the finiteness check
+        #: (one Python call each; a short text holds few). The caller checks
+        #: the length, the brackets, raw and escaped surrogates and that the
+        #: value ends the text; any exception means "not valid", and
+        #: :meth:`parse` then gives the error.
+        self.scan_short = json.JSONDecoder(parse_float=_finite_float, parse_constant=_reject_constant).scan_once
 
     def parse(self, text: str, start: int = 0) -> Any:
         """Parse ``text[start:]`` as one JSON value.
@@ -247,8 +261,17 @@ class JsonReader:
 
 
 @lru_cache(maxsize=16)
-def _reader(max_depth: int, max_int_digits: int) -> JsonReader:
+def shared_reader(max_depth: int = DEFAULT_MAX_DEPTH, max_int_digits: int = DEFAULT_MAX_INT_DIGITS) -> JsonReader:
+    """One :class:`JsonReader` per pair of limits for the whole process.
+
+    A reader holds no state between calls (the C scanners clear their key memo
+    after each value), so every connection with the same limits can share it
+    instead of building three decoders each.
+    """
     return JsonReader(max_depth, max_int_digits)
+
+
+_reader = shared_reader
 
 
 def loads(

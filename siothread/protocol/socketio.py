@@ -42,7 +42,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 from ..errors import CloseCode, LocalProtocolError, RemoteProtocolError, peer_error
 from ._compat import frozen
 from .binary import Slot, deconstruct, fill_placeholders, has_binary, locate_placeholders
-from .jsonsafe import JsonReader, check_text, has_lone_surrogate
+from .jsonsafe import check_text, has_lone_surrogate, shared_reader
 
 __all__ = [
     "PacketType",
@@ -52,6 +52,8 @@ __all__ = [
     "MAX_ACK_ID",
     "ROLES",
     "encode",
+    "encode_event",
+    "encode_ack",
     "Decoder",
     "decode",
     "connect_error_data",
@@ -447,10 +449,48 @@ def _no_binary(obj: Any) -> Any:
 # Built once: the common packet (no binary) is one pass of the C encoder.
 _FAST = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_no_binary)
 _FAST_ASCII = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+# The circular-reference markers of the prebuilt C encoder below. The encoder
+# removes each container's entry as it finishes with it, so the dict is empty
+# between calls; after a failure it may keep entries and is cleared.
+_MARKERS: Dict[int, Any] = {}
+
+
+def _c_encoder() -> Optional[Callable[[Any, int], Any]]:
+    """``_FAST``'s C encoder, built once instead of per call.
+
+    ``JSONEncoder.encode`` builds a new C encoder object, a markers dict and a
+    closure on every call (about two thirds of its cost for a small packet);
+    this one is built here with the same arguments. It returns the chunks to
+    join. None (use ``_FAST.encode``) where the C accelerator is missing or its
+    signature differs from the one checked here.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    try:
+        encoder = make(_MARKERS, _no_binary, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+        probe = ["é\u2028", {"k": [1, -2.5, None, True, ("t",)]}, "x"]
+        if "".join(encoder(probe, 0)) != _FAST.encode(probe):
+            return None
+    except Exception:  # pragma: no cover - another Python's json internals
+        return None
+    finally:
+        _MARKERS.clear()
+    return encoder  # type: ignore[no-any-return]
+
+
+_C_ENCODE = _c_encoder()
 
 
 def _dumps(obj: Any) -> str:
-    text = _FAST.encode(obj)
+    if _C_ENCODE is None:
+        text = _FAST.encode(obj)
+    else:
+        try:
+            text = "".join(_C_ENCODE(obj, 0))
+        except BaseException:
+            _MARKERS.clear()
+            raise
     if not text.isascii() and _SURROGATE.search(text) is not None:
         # A lone surrogate cannot be sent as UTF-8: escape it as JSON.stringify does.
         text = _FAST_ASCII.encode(obj)
@@ -514,6 +554,62 @@ def encode(packet: Packet, *, dumps: Optional[Callable[[Any], str]] = None) -> L
     return [head + body]
 
 
+def _plain_text(char: str, namespace: Any, data: Any, ack_id: Any) -> Optional[str]:
+    """The text of a packet without attachments, or None where :func:`encode` must decide.
+
+    Covers exactly the fields :func:`check_outgoing` accepts for ``data`` a
+    ``list``; anything else (binary values, a value JSON cannot represent, an
+    invalid field) returns None and :func:`encode` produces the result or the
+    error itself.
+    """
+    if ack_id is not None and (type(ack_id) is not int or not 0 <= ack_id <= MAX_ACK_ID):
+        return None
+    if namespace == "/":
+        head = char
+    elif type(namespace) is str and namespace[:1] == "/" and _NSP_FORBIDDEN.search(namespace) is None:
+        head = char + namespace + ","
+    else:
+        return None
+    if _C_ENCODE is None:
+        return None
+    try:
+        body = "".join(_C_ENCODE(data, 0))
+    except BaseException:
+        _MARKERS.clear()
+        return None
+    if not body.isascii() and _SURROGATE.search(body) is not None:
+        return None
+    if ack_id is None:
+        return head + body
+    return head + str(ack_id) + body
+
+
+def encode_event(namespace: str, data: List[Any], ack_id: Optional[int] = None) -> List[Union[str, bytes]]:
+    """``encode(Packet(PacketType.EVENT, namespace, data, ack_id))`` without building the packet.
+
+    For the sending path of a server, where ``data`` (``[name, *args]``) is a
+    list it just built: the common packet (no binary values) is one call of the
+    C JSON encoder. The result, and any error, is that of :func:`encode`.
+    """
+    if type(data) is list and data:
+        name = data[0]
+        if type(name) is str and name:
+            text = _plain_text("2", namespace, data, ack_id)
+            if text is not None:
+                return [text]
+    return encode(_make_packet(_EVENT, namespace, data, ack_id))
+
+
+def encode_ack(namespace: str, data: List[Any], ack_id: int) -> List[Union[str, bytes]]:
+    """``encode(Packet(PacketType.ACK, namespace, data, ack_id))`` without building the packet
+    (see :func:`encode_event`)."""
+    if type(data) is list:
+        text = _plain_text("3", namespace, data, ack_id)
+        if text is not None and ack_id is not None:
+            return [text]
+    return encode(_make_packet(_ACK, namespace, data, ack_id))
+
+
 # --------------------------------------------------------------------------- decoding
 
 
@@ -557,7 +653,7 @@ class Decoder:
     :meth:`feed`. Not thread-safe; one decoder per connection.
     """
 
-    __slots__ = ("limits", "role", "_client", "_reader", "_loads", "_pending")
+    __slots__ = ("limits", "role", "_client", "_reader", "_loads", "_pending", "_short", "_scan_short")
 
     def __init__(
         self,
@@ -573,9 +669,12 @@ class Decoder:
         self.limits = limits
         self.role = role
         self._client = role == "client"
-        self._reader = JsonReader(limits.max_json_depth, limits.max_int_digits)
+        self._reader = reader = shared_reader(limits.max_json_depth, limits.max_int_digits)
         self._loads = loads
         self._pending: Optional[_Assembly] = None
+        # the fast path of feed(): JSON texts up to this long (0: off, a custom loads decides)
+        self._short = reader.short if loads is None else 0
+        self._scan_short = reader.scan_short
 
     @property
     def awaiting_attachments(self) -> bool:
@@ -608,6 +707,51 @@ class Decoder:
             if self._pending is not None:
                 self._pending = None
                 raise _bad("text message while waiting for binary attachments")
+            # Fast path: an EVENT or ACK of the main namespace, the ack id, then
+            # a short JSON array ('2["echo","hi"]', '312["x"]'). Every check of
+            # the general path is made here too, or ruled out by the length;
+            # anything unusual or invalid falls through to _parse_text, which
+            # decides (and raises) exactly as it always does.
+            n = len(message)
+            kind = message[:1]
+            if (kind == "2" or kind == "3") and n > 2:
+                pid: Optional[int] = None
+                if message[1] == "[":
+                    i = 1
+                else:
+                    i = message.find("[", 2, 2 + _MAX_ID_DIGITS)
+                    if i > 0:
+                        digits = message[1:i]
+                        if digits.isdigit() and digits.isascii():
+                            pid = int(digits)
+                            if pid > self.limits.max_ack_id:
+                                i = 0
+                        else:
+                            i = 0
+                if (
+                    0 < i
+                    and n - i <= self._short
+                    and (n - i <= self.limits.max_json_depth
+                         or message.count("[", i) + message.count("{", i) <= self.limits.max_json_depth)
+                    and "\\u" not in message
+                    and (message.isascii() or _SURROGATE.search(message) is None)
+                ):
+                    try:
+                        data, end = self._scan_short(message, i)
+                    except Exception:  # invalid: _parse_text below says how
+                        end = 0
+                    if end == n:
+                        if kind == "2":
+                            if (
+                                type(data) is list
+                                and data
+                                and type(data[0]) is str
+                                and 0 < len(data[0]) <= self.limits.max_event_name_length
+                                and data[0] not in RESERVED_EVENTS
+                            ):
+                                return _make_packet(_EVENT, "/", data, pid)
+                        elif type(data) is list and pid is not None:
+                            return _make_packet(_ACK, "/", data, pid)
             result = self._parse_text(message)
             if type(result) is Packet:
                 return result
