@@ -100,20 +100,25 @@ def _watch_hangup(server: "Server", environ: dict, session: Session, gone: List[
     The request's socket (under pywsgi or gunicorn's gevent worker) is peeked at when it
     turns readable (a watcher in the event loop, no greenlet): EOF or a reset marks ``gone``
     and wakes the GET; a pipelined request (data) ends the watch; a TLS socket (no MSG_PEEK)
-    is not watched. Returns the function that stops the watch.
+    is not watched. Under siothread's own server the request's ``wsgi.input`` offers the
+    watch itself (``on_hangup``), on a watcher the connection keeps. Returns the function
+    that stops the watch.
     """
-    sock = environ.get("gunicorn.socket")
-    if sock is None:
-        # pywsgi (ours and gevent-websocket's): wsgi.input reads a socket.makefile() reader
-        rfile = getattr(environ.get("wsgi.input"), "rfile", None)
-        sock = getattr(getattr(rfile, "raw", None), "_sock", None)
-    if sock is None or not hasattr(sock, "recv"):
-        return None
 
     def hung_up() -> None:
         gone.append(True)
         session.wake_poll()
 
+    sock = environ.get("gunicorn.socket")
+    if sock is None:
+        watch = getattr(environ.get("wsgi.input"), "on_hangup", None)
+        if watch is not None:
+            return watch(hung_up)
+        # pywsgi (ours and gevent-websocket's): wsgi.input reads a socket.makefile() reader
+        rfile = getattr(environ.get("wsgi.input"), "rfile", None)
+        sock = getattr(getattr(rfile, "raw", None), "_sock", None)
+    if sock is None or not hasattr(sock, "recv"):
+        return None
     return server.runtime.on_hangup(sock, hung_up)
 
 
