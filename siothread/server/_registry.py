@@ -87,7 +87,7 @@ class Route:
     the socket to rebuild it after new registrations.
     """
 
-    __slots__ = ("name", "primary", "catchall", "connect_mw", "event_mw", "gen")
+    __slots__ = ("name", "primary", "catchall", "connect_mw", "event_mw", "gen", "direct")
 
     def __init__(
         self,
@@ -104,6 +104,10 @@ class Route:
         self.connect_mw = connect_mw
         self.event_mw = event_mw
         self.gen = gen
+        #: event name -> handler called ``fn(sid, *args)``: the first lookup of
+        #: :meth:`event_call` for a static namespace (None for a dynamic one)
+        self.direct: Optional[Dict[str, Callable[..., Any]]] = (
+            primary.events if primary is not None and not primary.multi else None)
 
     def event_call(self, event: str, sid: str, args: List[Any]) -> Optional[Tuple[Callable[..., Any], tuple]]:
         """The function and positional arguments for an event, or None when unhandled."""

@@ -40,8 +40,7 @@ class SocketState(enum.IntEnum):
     CLOSED = 3
 
 
-# inbox item kinds
-EVENT = 0
+# inbox items: an EVENT packet itself, or one of these control items as (kind, payload)
 CONNECT = 1
 DISCONNECT = 2
 
@@ -64,7 +63,7 @@ class Socket:
         self.session: Dict[str, Any] = {}
         self.acks: Dict[int, "AckEntry"] = {}
         # made on the first item (an empty deque costs 600 bytes; most sockets sit idle)
-        self.inbox: Union[Tuple[()], Deque[Tuple[int, Any]]] = ()
+        self.inbox: Union[Tuple[()], Deque[Any]] = ()
         self.worker: Any = None
         self.route = route
         self.auth = auth

@@ -40,7 +40,7 @@ from ..engine import Server as EngineServer
 from ..errors import ConnectionRefusedError, DisconnectedError, RemoteProtocolError, TimeoutError
 from ..protocol import socketio as sioproto
 from ._registry import NamespaceKey, Registry
-from ._socket import CONNECT, DISCONNECT, EVENT, Client, Socket, SocketState
+from ._socket import CONNECT, DISCONNECT, Client, Socket, SocketState
 from .acks import BroadcastAckCollector, BroadcastAckResult, CallbackEntry, CallWaiter, ack_value
 from .broadcast import BroadcastOperator, RemoteSocket
 from .middleware import AfterHook, AroundHook, HandlerInfo
@@ -268,6 +268,9 @@ class Server:
             limits = self._limits
             if dumps is None:
                 self._encode: Callable[[Any], List[Any]] = sioproto.encode
+                # what sending an event or an ack costs most of the time: no Packet is built
+                self._encode_event: Callable[[str, List[Any], Optional[int]], List[Any]] = sioproto.encode_event
+                self._encode_ack: Callable[[str, List[Any], int], List[Any]] = sioproto.encode_ack
             else:
                 def encode(packet: Any, _enc: Any = sioproto.encode, _d: Any = dumps) -> List[Any]:
                     return _enc(packet, dumps=_d)  # type: ignore[no-any-return]
@@ -285,6 +288,17 @@ class Server:
             self._new_decoder = lambda: serializer.Decoder(limits, role="server")
         else:
             raise ValueError("serializer must be 'default', 'msgpack' or a codec module")
+        if "_encode_event" not in vars(self):
+            encode_packet = self._encode
+
+            def encode_event(namespace: str, data: List[Any], ack_id: Optional[int] = None) -> List[Any]:
+                return encode_packet(_Packet(_P_EVENT, namespace, data, ack_id))
+
+            def encode_ack(namespace: str, data: List[Any], ack_id: int) -> List[Any]:
+                return encode_packet(_Packet(_P_ACK, namespace, data, ack_id))
+
+            self._encode_event = encode_event
+            self._encode_ack = encode_ack
 
     # ------------------------------------------------------------- registration
     def on(self, event: str, handler: Optional[Callable[..., Any]] = None,
@@ -413,7 +427,7 @@ class Server:
             client.attachment_timer.cancel()
             client.attachment_timer = None
         ptype = packet.type
-        if ptype == _P_EVENT or ptype == _P_BINARY_EVENT:
+        if ptype is _P_EVENT or ptype == _P_EVENT or ptype == _P_BINARY_EVENT:
             sock = client.sockets.get(packet.namespace)
             if sock is None:
                 # not joined (or already left): never dispatched (security row S4)
@@ -421,7 +435,18 @@ class Server:
                     self.logger.info("event for namespace %s ignored: not connected", packet.namespace)
                 return
             if self.async_handlers:
-                self._queue(sock, (EVENT, packet))
+                # _queue, inlined: the event itself is the inbox item (control items are tuples)
+                inbox = sock.inbox
+                if type(inbox) is not deque:
+                    inbox = sock.inbox = deque()
+                inbox.append(packet)
+                if sock.worker is None:
+                    self._start_worker(sock)
+                else:
+                    parked = sock.parked
+                    if parked is not None:
+                        sock.parked = None
+                        parked.wake()
             else:
                 self._handle_event(sock, packet)
         elif ptype == _P_ACK or ptype == _P_BINARY_ACK:
@@ -718,7 +743,11 @@ class Server:
 
     # ---------------------------------------------------------------- workers
     def _queue(self, sock: Socket, item: Tuple[int, Any]) -> None:
-        """Hand an item to the socket's worker: start one, or wake the one that lingers."""
+        """Hand a control item to the socket's worker: start one, or wake the one that lingers.
+
+        Inbox items are ``(CONNECT, None)`` and ``(DISCONNECT, reason)`` tuples, or
+        the EVENT packets themselves (:meth:`_on_eio_message` queues those inline).
+        """
         inbox = sock.inbox
         if type(inbox) is not deque:
             inbox = sock.inbox = deque()
@@ -747,14 +776,14 @@ class Server:
         try:
             while True:
                 while inbox:
-                    kind, payload = inbox.popleft()
-                    if kind == EVENT:
+                    item = inbox.popleft()
+                    if type(item) is not tuple:
                         if not self._draining:
-                            self._handle_event(sock, payload)
-                    elif kind == CONNECT:
+                            self._handle_event(sock, item)
+                    elif item[0] == CONNECT:
                         self._do_connect(sock)
                     else:
-                        self._do_disconnect(sock, payload)
+                        self._do_disconnect(sock, item[1])
                 if self._draining or sock.state == _CLOSED:
                     break
                 parking = sock.parked = self.runtime.Parking()
@@ -808,41 +837,52 @@ class Server:
     def _handle_event(self, sock: Socket, packet: Any) -> None:
         data = packet.data
         event = data[0]
-        args = data[1:]
         route = sock.route
         if route.gen != self._registry.gen:
             route = sock.route = self._registry.refresh(route)
-        if self._observers:
-            self._observe("event_received", sock, event, args)
-        if route.event_mw:
-            for mw in route.event_mw:
-                try:
-                    changed = mw(sock.sid, event, args)
-                except Exception as exc:
-                    self._handler_error(sock, event, exc)
-                    return
-                if changed is False:
-                    return
-                if changed is not None:
-                    args = list(changed)
-        call = route.event_call(event, sock.sid, args)
-        if call is None:
-            if self._log:
-                self.logger.info("no handler for event %r in namespace %s", event, sock.namespace)
-            return
-        try:
-            result = self._call(sock, event, call[0], call[1])
-        except Exception as exc:
-            self._handler_error(sock, event, exc)
-            return
-        if packet.id is not None:
+        direct = route.direct
+        fn = direct.get(event) if direct is not None else None
+        if fn is not None and not route.event_mw and not self._observers and not self._hooked:
+            # The common case: a handler of a static namespace, and no middleware, hooks or observers.
+            try:
+                result = fn(sock.sid, *data[1:])
+            except Exception as exc:
+                self._handler_error(sock, event, exc)
+                return
+        else:
+            args = data[1:]
+            if self._observers:
+                self._observe("event_received", sock, event, args)
+            if route.event_mw:
+                for mw in route.event_mw:
+                    try:
+                        changed = mw(sock.sid, event, args)
+                    except Exception as exc:
+                        self._handler_error(sock, event, exc)
+                        return
+                    if changed is False:
+                        return
+                    if changed is not None:
+                        args = list(changed)
+            call = route.event_call(event, sock.sid, args)
+            if call is None:
+                if self._log:
+                    self.logger.info("no handler for event %r in namespace %s", event, sock.namespace)
+                return
+            try:
+                result = self._call(sock, event, call[0], call[1])
+            except Exception as exc:
+                self._handler_error(sock, event, exc)
+                return
+        ack_id = packet.id
+        if ack_id is not None:
             if result is None:
                 ack: List[Any] = []
             elif isinstance(result, tuple):
                 ack = list(result)
             else:
                 ack = [result]
-            self._send_packet(sock, _Packet(_P_ACK, sock.namespace, ack, packet.id))
+            self._write(sock, self._encode_ack(sock.namespace, ack, ack_id), False, None)
 
     # -------------------------------------------------------------- disconnect
     def _leave(self, sock: Socket, why: str, *, notify: bool) -> None:
@@ -940,7 +980,7 @@ class Server:
 
     def _write(self, sock: Socket, messages: List[Any], volatile: bool, compress: Optional[bool]) -> None:
         state = sock.state
-        if state == _CONNECTED:
+        if state is _CONNECTED:
             if self._observers:
                 self._observe("packet_out", sum(len(m) for m in messages))
             if len(messages) == 1 and not volatile and compress is None and type(messages[0]) is str:
@@ -1074,13 +1114,23 @@ class Server:
         if not isinstance(event, str) or event in sioproto.RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved or invalid event name")
         ns = namespace or "/"
-        args = _args_of(data)
         target = to if to is not None else room
         if type(target) is str and skip_sid is None:
             sock = self._sockets.get(target)
             if sock is not None and sock.namespace == ns:
-                self._emit_to_socket(sock, event, args, callback, timeout, volatile, compress)
+                if callback is None and self._recovery is None and not self._outgoing and sock.state < _DISCONNECTING:
+                    # _emit_to_socket's common case, inline
+                    if data is None:
+                        payload = [event]
+                    elif isinstance(data, tuple):
+                        payload = [event, *data]
+                    else:
+                        payload = [event, data]
+                    self._write(sock, self._encode_event(ns, payload, None), volatile, compress)
+                    return
+                self._emit_to_socket(sock, event, _args_of(data), callback, timeout, volatile, compress)
                 return
+        args = _args_of(data)
         opts = BroadcastOptions.build(target, skip_sid, volatile=volatile, compress=compress, local=ignore_queue)
         self._broadcast(ns, event, args, opts, callback, timeout)
 
@@ -1115,7 +1165,7 @@ class Server:
             if timeout is not None:
                 entry.timer = self.runtime.call_later(timeout, entry.expire)
             sock.acks[ack_id] = entry
-        self._send_packet(sock, _Packet(_P_EVENT, sock.namespace, [event, *args], ack_id), volatile, compress)
+        self._write(sock, self._encode_event(sock.namespace, [event, *args], ack_id), volatile, compress)
 
     def _spawn_callback(self, callback: Callable[..., Any], *args: Any) -> None:
         def run() -> None:
@@ -1220,7 +1270,7 @@ class Server:
         waiter = CallWaiter(self.runtime)
         sock.acks[ack_id] = waiter
         try:
-            self._send_packet(sock, _Packet(_P_EVENT, sock.namespace, [event, *args], ack_id))
+            self._write(sock, self._encode_event(sock.namespace, [event, *args], ack_id), False, None)
             waiter.result.wait(timeout)
             if not waiter.result.ready():
                 raise TimeoutError(f"no acknowledgement for {event!r} within {timeout} s")
