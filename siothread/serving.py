@@ -279,6 +279,17 @@ class Input:
         when the connection cannot be watched (TLS, or the next request is already buffered)."""
         return self._h._watch_hangup(callback)
 
+    def read_buffered(self, size: int) -> Optional[bytes]:
+        """Exactly ``size`` bytes of the body when they have already arrived (no wait, no
+        deadline needed), else None and nothing is consumed."""
+        h = self._h
+        buf = h._buf
+        if self.chunked or size > self.left or len(buf) < size:
+            return None
+        h._buf = buf[size:]
+        self.left -= size
+        return buf[:size]
+
     # -- internals ------------------------------------------------------------------
     def _continue(self) -> None:
         if self.expect:

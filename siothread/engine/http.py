@@ -9,7 +9,7 @@ import gzip
 import json
 import zlib
 from typing import Callable, Iterable, List, Optional, Tuple
-from urllib.parse import parse_qs
+from urllib.parse import unquote
 
 from ..errors import EngineErrorCode
 from .config import EngineConfig
@@ -38,11 +38,26 @@ MAX_QUERY_LENGTH = 8192
 
 
 def parse_query(environ: dict) -> dict:
-    """The first value of each query parameter (empty values kept); oversize queries parse as empty."""
+    """The first value of each query parameter (empty values kept); oversize queries parse as empty.
+
+    The same result as ``{k: v[0] for k, v in parse_qs(qs, keep_blank_values=True).items()}``
+    (``&`` separates fields, ``+`` is a space, %-escapes are UTF-8 with replacement), without
+    its per-field machinery: every long-polling request parses its query.
+    """
     qs = environ.get("QUERY_STRING", "")
     if len(qs) > MAX_QUERY_LENGTH:
         return {}
-    return {k: v[0] for k, v in parse_qs(qs, keep_blank_values=True).items()}
+    query: dict = {}
+    for field in qs.split("&"):
+        if not field:
+            continue
+        name, _, value = field.partition("=")
+        if "%" in field or "+" in field:
+            name = unquote(name.replace("+", " "))
+            value = unquote(value.replace("+", " "))
+        if name not in query:
+            query[name] = value
+    return query
 
 
 def error_response(

@@ -79,7 +79,7 @@ class Session:
 
     __slots__ = (
         "sid", "server", "environ", "transport", "state", "ws", "reason",
-        "_pending", "_pending_bytes", "_poll_event", "poll_active", "post_active",
+        "_pending", "_pending_bytes", "_poll_parking", "poll_active", "post_active",
         "_ping_timer", "_pong_timer", "_closed_event", "upgrade_ws", "overflowed", "__weakref__",
     )
 
@@ -96,7 +96,8 @@ class Session:
         self._pending: List[str] = []
         self._pending_bytes = 0
         rt = server.runtime
-        self._poll_event = rt.Event()
+        #: where a GET with nothing to deliver waits (one at a time: a second GET is refused)
+        self._poll_parking = rt.Parking()
         self.poll_active = False
         self.post_active = False
         self._ping_timer: Any = None
@@ -147,7 +148,7 @@ class Session:
             return self.server._overflow(self)
         self._pending.extend(segments)
         self._pending_bytes += nbytes
-        self._poll_event.set()
+        self._poll_parking.wake()
         return True
 
     def take_pending(self) -> List[str]:
@@ -155,7 +156,6 @@ class Session:
         pending = self._pending
         self._pending = []
         self._pending_bytes = 0
-        self._poll_event.clear()
         self.overflowed = False
         return pending
 
@@ -163,10 +163,13 @@ class Session:
         return bool(self._pending)
 
     def wait_for_pending(self, timeout: float) -> None:
-        self._poll_event.wait(timeout)
+        """Park the GET until a packet is queued, :meth:`wake_poll` or ``timeout``. The caller
+        checks first that nothing is pending and the session is open: a wake-up with nobody
+        parked is not remembered."""
+        self._poll_parking.wait(timeout)
 
     def wake_poll(self) -> None:
-        self._poll_event.set()
+        self._poll_parking.wake()
 
     @property
     def queued(self) -> int:
@@ -238,7 +241,7 @@ class Session:
         self.transport = "websocket"
         self._set_state(State.OPEN)
         # A GET that is still parked (it should not be) is released with a NOOP.
-        self._poll_event.set()
+        self._poll_parking.wake()
 
     # -- closing ------------------------------------------------------------------
     def close(self, reason: str = Reason.SERVER, *, notify_peer: bool = True) -> None:
@@ -258,7 +261,7 @@ class Session:
                 self._pending.append("1")
                 if not self.poll_active and reason not in _PEER_GONE:
                     self.server._hold_for_last_poll(self)
-            self._poll_event.set()
+            self._poll_parking.wake()
         if upgrade_ws is not None:
             upgrade_ws.abort()
         self._set_state(State.CLOSED)
