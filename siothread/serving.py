@@ -161,7 +161,22 @@ def _date_line() -> bytes:
 
 _METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
 _NO_BODY_CODES = frozenset({204, 304})
-_FRAMING = frozenset({"content-length", "connection", "date", "transfer-encoding"})
+
+#: response header names the server acts on (the rest are passed through as they are)
+_CONTENT_LENGTH, _CONNECTION, _DATE, _TRANSFER_ENCODING = 1, 2, 3, 4
+_KINDS = {"content-length": _CONTENT_LENGTH, "connection": _CONNECTION, "date": _DATE,
+          "transfer-encoding": _TRANSFER_ENCODING}
+#: response header name -> its kind (0: passed through), filled as names are seen
+_HEADER_KINDS: Dict[str, int] = {}
+
+
+def _header_kind(name: str) -> int:
+    if type(name) is not str:
+        raise TypeError(f"header names must be str: {name!r}")
+    kind = _KINDS.get(name.lower(), 0)
+    if len(_HEADER_KINDS) < _ENV_KEYS_MAX:
+        _HEADER_KINDS[name] = kind
+    return kind
 
 
 class _Leftover:
@@ -399,7 +414,7 @@ class Handler:
 
     __slots__ = (
         "server", "sock", "address", "_raw", "_buf", "_hub", "_io", "_hup_io", "_hup_cb",
-        "_env", "_log", "_drained", "_detached", "_gone",
+        "_env", "_log", "_drained", "_detached", "_gone", "_no_input",
         # the request being answered
         "_input", "_status", "_code", "_block", "_clen", "_app_close", "_app_framed", "_has_date",
         "_head_sent", "_chunked", "_sent", "_keep", "_http10", "_no_body",
@@ -432,6 +447,8 @@ class Handler:
         self._detached = False
         self._gone = False
         self._input: Optional[Input] = None
+        #: the wsgi.input of every request without a body (it has no state to keep apart)
+        self._no_input: Optional[Input] = Input(self, 0, False, False)
         self._head_sent = False
 
     # -- the loop -------------------------------------------------------------------
@@ -475,7 +492,7 @@ class Handler:
     def _finish(self, linger: bool) -> None:
         if self._hup_io is not None:
             self._hup_io.close()
-        self._hup_io = self._hup_cb = self._input = None
+        self._hup_io = self._hup_cb = self._input = self._no_input = None
         if not self._detached:
             if linger:
                 self._linger()
@@ -684,9 +701,12 @@ class Handler:
         env["PATH_INFO"] = path
         env["QUERY_STRING"] = query
         last = ""
+        keys = _ENV_KEYS
         for line in lines[1:]:
             name, sep, value = line.partition(":")
-            key = _env_key(name) if sep else None
+            key = keys.get(name) if sep else None
+            if key is None and sep:
+                key = _env_key(name)
             if key is None:
                 if line[:1] in (" ", "\t") and last:
                     # obsolete line folding: one space instead (RFC 9112 5.2)
@@ -731,7 +751,7 @@ class Handler:
         if not http10 and (body or chunked):
             value = env.get("HTTP_EXPECT")
             expect = value is not None and value.lower() == "100-continue"
-        inp = Input(self, body, chunked, expect)
+        inp = Input(self, body, chunked, expect) if body or chunked else self._no_input
         self._input = inp
         env["wsgi.input"] = inp
         return env, keep, http10, method == "HEAD"
@@ -877,18 +897,21 @@ class Handler:
         app_close = False
         framed = False
         has_date = False
+        kinds = _HEADER_KINDS
         for name, value in headers:
-            if type(name) is not str or type(value) is not str:
-                raise TypeError(f"header names and values must be str: {name!r}: {value!r}")
-            lname = name.lower()
-            if lname in _FRAMING:
-                if lname == "content-length":
+            kind = kinds.get(name)
+            if kind is None:
+                kind = _header_kind(name)
+            if type(value) is not str:
+                raise TypeError(f"header values must be str: {name!r}: {value!r}")
+            if kind:
+                if kind == _CONTENT_LENGTH:
                     clen = value.strip()
                     if not (clen.isdigit() and clen.isascii()):
                         raise ValueError(f"invalid Content-Length {value!r}")
-                elif lname == "connection":
+                elif kind == _CONNECTION:
                     app_close = _has_token(value, "close")
-                elif lname == "date":
+                elif kind == _DATE:
                     has_date = True
                 else:
                     framed = True
