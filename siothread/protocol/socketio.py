@@ -594,9 +594,19 @@ def encode_event(namespace: str, data: List[Any], ack_id: Optional[int] = None) 
     if type(data) is list and data:
         name = data[0]
         if type(name) is str and name:
-            text = _plain_text("2", namespace, data, ack_id)
-            if text is not None:
-                return [text]
+            if namespace == "/" and ack_id is None and _C_ENCODE is not None:
+                # _plain_text's most common case, inline
+                try:
+                    body = "".join(_C_ENCODE(data, 0))
+                except BaseException:
+                    _MARKERS.clear()
+                else:
+                    if body.isascii() or _SURROGATE.search(body) is None:
+                        return ["2" + body]
+            else:
+                text = _plain_text("2", namespace, data, ack_id)
+                if text is not None:
+                    return [text]
     return encode(_make_packet(_EVENT, namespace, data, ack_id))
 
 

@@ -773,6 +773,7 @@ class Server:
         """
         inbox = sock.inbox
         linger = _WORKER_LINGER
+        parking = self.runtime.Parking()  # one per worker: a Parking can be waited on again once woken
         try:
             while True:
                 while inbox:
@@ -786,7 +787,7 @@ class Server:
                         self._do_disconnect(sock, item[1])
                 if self._draining or sock.state == _CLOSED:
                     break
-                parking = sock.parked = self.runtime.Parking()
+                sock.parked = parking
                 if not parking.wait(linger) and not inbox:
                     break
         finally:
@@ -1126,7 +1127,12 @@ class Server:
                         payload = [event, *data]
                     else:
                         payload = [event, data]
-                    self._write(sock, self._encode_event(ns, payload, None), volatile, compress)
+                    messages = self._encode_event(ns, payload, None)
+                    if (sock.state is _CONNECTED and len(messages) == 1 and type(messages[0]) is str
+                            and not volatile and compress is None and not self._observers):
+                        self.eio.send(sock.eio_sid, messages[0])  # _write's common case
+                    else:
+                        self._write(sock, messages, volatile, compress)
                     return
                 self._emit_to_socket(sock, event, _args_of(data), callback, timeout, volatile, compress)
                 return

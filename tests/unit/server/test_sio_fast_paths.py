@@ -59,15 +59,34 @@ SCRIPT = [
 ]
 
 
+def record_engine_calls(sio):
+    """How each message reaches the engine: send(text) or send_prepared(prepared, compress, volatile)."""
+    calls = []
+    send, send_prepared = sio.eio.send, sio.eio.send_prepared
+
+    def recording_send(sid, data):
+        calls.append(("send", data))
+        return send(sid, data)
+
+    def recording_send_prepared(sid, prepared, *, volatile=False):
+        calls.append(("send_prepared", prepared.messages, prepared.compress, volatile))
+        return send_prepared(sid, prepared, volatile=volatile)
+
+    sio.eio.send = recording_send
+    sio.eio.send_prepared = recording_send_prepared
+    return calls
+
+
 def run_script(sio, namespace="/", serializer="default"):
     peer, _ = connected(sio, namespace, serializer)
+    calls = record_engine_calls(sio)
     start = len(peer.raw)
     for event, args, ack_id in SCRIPT:
         peer.emit(event, *args, namespace=namespace, id=ack_id)
     peer.wait_for(lambda: len(peer.find(T.ACK)) == 6)
     peer.wait_for(lambda: len(peer.find(T.EVENT, event="list")) == 2)
     gevent.sleep(0.01)
-    return peer.raw[start:]
+    return peer.raw[start:], calls
 
 
 @pytest.mark.parametrize("namespace", ["/", "/chat"])
