@@ -613,9 +613,9 @@ def encode_event(namespace: str, data: List[Any], ack_id: Optional[int] = None) 
 def encode_ack(namespace: str, data: List[Any], ack_id: int) -> List[Union[str, bytes]]:
     """``encode(Packet(PacketType.ACK, namespace, data, ack_id))`` without building the packet
     (see :func:`encode_event`)."""
-    if type(data) is list:
+    if type(data) is list and ack_id is not None:
         text = _plain_text("3", namespace, data, ack_id)
-        if text is not None and ack_id is not None:
+        if text is not None:
             return [text]
     return encode(_make_packet(_ACK, namespace, data, ack_id))
 

@@ -883,7 +883,11 @@ class Server:
                 ack = list(result)
             else:
                 ack = [result]
-            self._write(sock, self._encode_ack(sock.namespace, ack, ack_id), False, None)
+            messages = self._encode_ack(sock.namespace, ack, ack_id)
+            if sock.state is _CONNECTED and len(messages) == 1 and type(messages[0]) is str and not self._observers:
+                self.eio.send(sock.eio_sid, messages[0])  # _write's common case
+            else:
+                self._write(sock, messages, False, None)
 
     # -------------------------------------------------------------- disconnect
     def _leave(self, sock: Socket, why: str, *, notify: bool) -> None:
