@@ -214,39 +214,45 @@ class Runtime:
         gevent's ``recv`` first tries the syscall, which fails with EAGAIN on nearly
         every call of a request/response loop, then waits. This reader waits for
         readiness on one long-lived watcher first, then reads once: one syscall per
-        read instead of two. ``prefix`` is returned first (bytes a buffered reader
-        already took off the socket). End the read by ``shutdown()`` of the socket,
-        never ``close()`` from another greenlet.
+        read instead of two. Every read goes through the event loop, even when the
+        socket is still full: a peer that keeps sending must not keep other
+        connections, their handlers and the heartbeat timers from running (a read
+        is one turn). ``prefix`` is returned first (bytes a buffered reader already
+        took off the socket). End the read by ``shutdown()`` of the socket, never
+        ``close()`` from another greenlet.
         """
         raw = raw_socket(gsock)
         pending = [prefix] if prefix else []
+        hub = gevent.get_hub()
         if raw is None:
+            # TLS: the TLS layer may hold decrypted bytes while the socket is not readable,
+            # so readiness cannot be waited for; a full read ends the turn on a zero timer.
+            full = [False]
+
             def read_plain(n: int) -> bytes:
                 if pending:
                     return pending.pop()
-                return bytes(gsock.recv(n))
+                if full[0]:
+                    hub.wait(hub.loop.timer(0.0))
+                data = bytes(gsock.recv(n))
+                full[0] = len(data) == n
+                return data
             return read_plain, lambda: None
-        hub = gevent.get_hub()
         watcher = hub.loop.io(raw.fileno(), 1)
         recv = raw.recv
         wait = hub.wait
 
-        drained = [False]  # the last read came back short: the kernel buffer was empty
-
         def read(n: int) -> bytes:
             if pending:
                 return pending.pop()
-            if drained[0]:
-                # Almost always nothing new yet: wait first instead of a recv that fails with EAGAIN.
-                wait(watcher)
+            # After a short read the buffer is almost surely empty (this saves a recv that
+            # fails with EAGAIN); after a full one the loop gets its turn before we read on.
+            wait(watcher)
             while True:
                 try:
-                    data = recv(n)
+                    return recv(n)  # type: ignore[no-any-return]
                 except (BlockingIOError, InterruptedError):
                     wait(watcher)
-                    continue
-                drained[0] = len(data) < n
-                return data
 
         return read, watcher.close
 
