@@ -267,7 +267,7 @@ class Input:
             raise
 
     def readlines(self, hint: Optional[int] = None) -> List[bytes]:
-        lines = []
+        lines: List[bytes] = []
         total = 0
         while True:
             line = self.readline()
@@ -441,7 +441,7 @@ class Handler:
             env["REMOTE_PORT"] = str(address[1])
         env["wsgi.input_terminated"] = True
         env["siothread.takeover"] = self._takeover
-        self._env = env
+        self._env: Optional[dict] = env
         self._log = None if isinstance(server.log, pywsgi._NoopLog) else server.log
         self._drained = False
         self._detached = False
@@ -690,7 +690,7 @@ class Handler:
             raise _BadRequest(_400)
         if method not in _METHODS and not _TOKEN.match(method):
             raise _BadRequest(_400)
-        env = self._env.copy()
+        env = self._env.copy()  # type: ignore[union-attr]
         env["REQUEST_METHOD"] = method
         env["SERVER_PROTOCOL"] = version
         path, _, query = target.partition("?")
@@ -749,8 +749,7 @@ class Handler:
             keep = not _has_token(conn, "close")
         expect = False
         if not http10 and (body or chunked):
-            value = env.get("HTTP_EXPECT")
-            expect = value is not None and value.lower() == "100-continue"
+            expect = env.get("HTTP_EXPECT", "").lower() == "100-continue"
         inp = Input(self, body, chunked, expect) if body or chunked else self._no_input
         self._input = inp
         env["wsgi.input"] = inp
@@ -882,7 +881,8 @@ class Handler:
         return True
 
     # -- the response ---------------------------------------------------------------
-    def _start_response(self, status: str, headers: List[Tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+    def _start_response(self, status: str, headers: List[Tuple[str, str]],
+                        exc_info: Any = None) -> Callable[[bytes], None]:
         if exc_info:
             try:
                 if self._head_sent:
@@ -959,7 +959,8 @@ class Handler:
             elif self._http10:
                 extra += b"Connection: keep-alive\r\n"
         self._head_sent = True
-        return b"HTTP/1.1 %s\r\n%s%s\r\n" % (self._status.encode("latin-1"), self._block, extra)
+        status: str = self._status  # type: ignore[assignment]
+        return b"HTTP/1.1 %s\r\n%s%s\r\n" % (status.encode("latin-1"), self._block, extra)
 
     def _send_whole(self, body: bytes) -> None:
         """The hot path: the application returned its whole body; head and body in one send."""
@@ -1025,7 +1026,7 @@ class Handler:
         elif data:
             self._sendall(data)
 
-    def _sendall(self, data: bytes) -> None:
+    def _sendall(self, data: Any) -> None:
         raw = self._raw
         try:
             if raw is not None:
@@ -1042,12 +1043,13 @@ class Handler:
             raise _ClientGone(str(exc)) from None
 
     def _log_request(self, env: dict, started: float) -> None:
+        log: Any = self._log
         now = time.time()
         addr = self.address[0] if isinstance(self.address, tuple) else self.address
         target = env["PATH_INFO"] + ("?" + env["QUERY_STRING"] if env["QUERY_STRING"] else "")
         status = (self._status or "000").split(" ", 1)[0]
         try:
-            self._log.write('%s - - [%s] "%s %s %s" %s %s %.6f\n' % (
+            log.write('%s - - [%s] "%s %s %s" %s %s %.6f\n' % (
                 addr or "-", datetime.now().replace(microsecond=0), env["REQUEST_METHOD"], target,
                 env["SERVER_PROTOCOL"], status, self._sent or "-", now - started))
         except Exception:  # pragma: no cover
@@ -1079,7 +1081,8 @@ class Handler:
             io = self._hup_io = self._hub.loop.io(raw.fileno(), 1)
         self._hup_cb = callback
         io.start(self._check_hangup)
-        return io.stop
+        stop: Callable[[], None] = io.stop
+        return stop
 
     def _check_hangup(self) -> None:
         # Runs in the event loop: the socket turned readable while the request is held.
