@@ -222,6 +222,7 @@ def handle_post(server: "Server", session: Session, environ: dict, query: dict,
         except (RemoteProtocolError, UnicodeDecodeError, ValueError):
             session.close(Reason.PARSE_ERROR)
             return error_response(start_response, EngineErrorCode.BAD_REQUEST, extra_headers=extra)
+        session.heard = True
         for packet in packets:
             if session.closed:
                 break

@@ -20,8 +20,9 @@ applies: ``disconnect`` closes the session with reason ``"slow consumer"``,
 through the ``overflow`` event.
 
 The heartbeat is one libev timer at a time per session: PING every
-``ping_interval``; if no PONG arrives within ``ping_timeout`` (+ grace) the
-session closes with reason ``"ping timeout"``. Sending a PING never blocks, so
+``ping_interval``; if neither a PONG nor anything else arrives within
+``ping_timeout`` (+ grace) the session closes with reason ``"ping timeout"``
+(data keeps the wait going, as in Node: a PONG can sit behind a burst). Sending a PING never blocks, so
 the timer callback runs in the event loop without a greenlet of its own.
 """
 from __future__ import annotations
@@ -80,7 +81,7 @@ class Session:
     __slots__ = (
         "sid", "server", "environ", "transport", "state", "ws", "reason",
         "_pending", "_pending_bytes", "_poll_parking", "poll_active", "post_active",
-        "_ping_timer", "_pong_timer", "_closed_event", "upgrade_ws", "overflowed", "__weakref__",
+        "_ping_timer", "_pong_timer", "_closed_event", "upgrade_ws", "overflowed", "heard", "__weakref__",
     )
 
     def __init__(self, server: "Server", sid: str, environ: dict, transport: str) -> None:
@@ -105,6 +106,8 @@ class Session:
         self._closed_event = rt.Event()
         #: an overflow was reported and the backlog has not drained since (one report per episode)
         self.overflowed = False
+        #: the client sent something since the last PING (set by the transports)
+        self.heard = False
 
     # -- state --------------------------------------------------------------------
     def _set_state(self, new: State) -> None:
@@ -197,6 +200,7 @@ class Session:
             self.send_text_packet(_PING_SEGMENT)
         except Exception:  # pragma: no cover - the write path reports its own errors
             self.server.logger.exception("%s: sending PING failed", self.sid)
+        self.heard = False
         cfg = self.server.config
         self._pong_timer = self.server.runtime.call_later_in_loop(
             cfg.ping_timeout + cfg.ping_grace, self._pong_missing
@@ -204,6 +208,16 @@ class Session:
 
     def _pong_missing(self) -> None:
         self._pong_timer = None
+        if self.heard and not self.closed:
+            # Anything received since the PING shows the client is alive; its PONG may be
+            # queued behind what it sent (a burst of events we are still working through).
+            # Node's engine.io does the same (socket.ts checkPingTimeout).
+            self.heard = False
+            cfg = self.server.config
+            self._pong_timer = self.server.runtime.call_later_in_loop(
+                cfg.ping_timeout + cfg.ping_grace, self._pong_missing
+            )
+            return
         if not self.closed:
             # Closing runs the application's disconnect handler: give it a greenlet.
             self.server.runtime.spawn(self.close, Reason.PING_TIMEOUT)

@@ -262,6 +262,9 @@ class WebSocketConnection:
                 if not data:
                     reason = "transport close"
                     break
+                session = self.session
+                if session is not None:
+                    session.heard = True
                 parser.feed(data)
                 for event in parser.events():
                     kind = type(event)
