@@ -93,6 +93,16 @@ class Server:
             return session.send_text_packet("4" + data)
         return session.send_prepared(Prepared((bytes(data),)))
 
+    def heard_from(self, sid: str) -> None:
+        """Count the client as alive at its next PONG deadline.
+
+        For a layer that holds back reading a client's data on purpose (its
+        handlers are behind): the PONG may be waiting unread behind that data.
+        """
+        session = self.sessions.get(sid)
+        if session is not None:
+            session.heard = True
+
     def prepare(self, messages: Sequence[Union[str, bytes]], *, compress: bool = True) -> Prepared:
         """Encode MESSAGE payloads once, to hand to many sessions with :meth:`send_prepared`."""
         return Prepared(messages, compress=compress)

@@ -43,6 +43,9 @@ class SocketState(enum.IntEnum):
 # inbox items: an EVENT packet itself, or one of these control items as (kind, payload)
 CONNECT = 1
 DISCONNECT = 2
+#: an inbox item ``(BIG_EVENT, packet, size)``: an event whose bytes are counted against
+#: ``max_queued_bytes`` (smaller events are queued as the bare packet and only counted)
+BIG_EVENT = 3
 
 
 class Socket:
@@ -51,7 +54,7 @@ class Socket:
     __slots__ = (
         "sid", "eio_sid", "namespace", "client", "state", "session", "acks", "inbox", "worker",
         "route", "auth", "held", "connected_at", "close_reason", "handler_accepted", "parked",
-        "pid", "recovered",
+        "pid", "recovered", "queued_bytes", "reader_parked",
     )
 
     def __init__(self, sid: str, client: "Client", namespace: str, route: "Route", auth: Dict[str, Any]) -> None:
@@ -78,6 +81,10 @@ class Socket:
         self.pid: Optional[str] = None
         #: whether this socket took over a previous session (same sid, rooms, data, missed packets)
         self.recovered = False
+        #: bytes of the BIG_EVENT items in the inbox
+        self.queued_bytes = 0
+        #: the Parking of the transport's reader while it waits for the inbox to drain
+        self.reader_parked: Any = None
 
     def __repr__(self) -> str:
         return f"<Socket {self.sid} {self.namespace} {self.state.name}>"
@@ -88,7 +95,7 @@ class Client:
 
     __slots__ = (
         "eio_sid", "environ", "decoder", "sockets", "seen_namespaces", "connect_timer",
-        "attachment_timer", "closing", "connected_at",
+        "attachment_timer", "closing", "connected_at", "partial_bytes",
     )
 
     def __init__(self, eio_sid: str, environ: Dict[str, Any], decoder: Any, connected_at: float) -> None:
@@ -102,6 +109,8 @@ class Client:
         self.attachment_timer: Any = None
         self.closing = False
         self.connected_at = connected_at
+        #: bytes of the binary packet being assembled (its attachments so far)
+        self.partial_bytes = 0
 
     def cancel_timers(self) -> None:
         if self.connect_timer is not None:

@@ -40,7 +40,7 @@ from ..engine import Server as EngineServer
 from ..errors import ConnectionRefusedError, DisconnectedError, RemoteProtocolError, TimeoutError
 from ..protocol import socketio as sioproto
 from ._registry import NamespaceKey, Registry
-from ._socket import CONNECT, DISCONNECT, Client, Socket, SocketState
+from ._socket import BIG_EVENT, CONNECT, DISCONNECT, Client, Socket, SocketState
 from .acks import BroadcastAckCollector, BroadcastAckResult, CallbackEntry, CallWaiter, ack_value
 from .broadcast import BroadcastOperator, RemoteSocket
 from .middleware import AfterHook, AroundHook, HandlerInfo
@@ -75,6 +75,13 @@ _RECOVERABLE = frozenset((reason.TRANSPORT_ERROR, reason.TRANSPORT_CLOSE, reason
 _DEFERRED: Any = object()  # _restore: wait until the previous socket of the session has closed
 #: seconds a socket's worker waits for the next event before it ends (a busy socket keeps its worker)
 _WORKER_LINGER = 1.0
+#: events a worker handles before it lets the event loop run (other connections, timers)
+_WORKER_TURN = 64
+#: events at least this large (bytes) are counted against ``max_queued_bytes``; smaller
+#: ones only against ``max_queued_events`` (which bounds their bytes at this size each)
+_BIG_EVENT_BYTES = 4096
+_DEFAULT_MAX_QUEUED_EVENTS = 1024
+_DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024
 
 Data = Any
 Target = Union[None, str, List[str], Tuple[str, ...], Set[str]]
@@ -166,6 +173,14 @@ class Server:
             ``max_stored_packets=10000``, ``max_sessions=100000``). A client
             that lost its connection gets back its sid, rooms, session data and
             the events it missed; see :meth:`is_recovered`.
+        max_queued_events: received events one socket may have waiting for its
+            handler (``async_handlers``). Past that the server stops reading from
+            that client until the handler has worked through half of them: the
+            client's own TCP window then holds the rest (backpressure), and the
+            server's memory stays bounded whatever the client sends. The client's
+            heartbeat is not held against it meanwhile.
+        max_queued_bytes: the same bound in bytes, counted for events of 4 KiB and
+            more (default 16 MiB, and at least twice ``max_http_buffer_size``).
     """
 
     reason = reason
@@ -188,6 +203,8 @@ class Server:
         attachment_timeout: float = _DEFAULT_ATTACHMENT_TIMEOUT,
         max_auth_size: int = _DEFAULT_MAX_AUTH_SIZE,
         recovery: Union[None, bool, Dict[str, Any], RecoveryOptions] = None,
+        max_queued_events: int = _DEFAULT_MAX_QUEUED_EVENTS,
+        max_queued_bytes: Optional[int] = None,
         **engine_options: Any,
     ) -> None:
         if not connect_timeout > 0:
@@ -199,6 +216,10 @@ class Server:
         recovery_options = _recovery_options(recovery)
         if not isinstance(max_auth_size, int) or max_auth_size < 2:
             raise ValueError("max_auth_size must be an integer >= 2")
+        if not isinstance(max_queued_events, int) or isinstance(max_queued_events, bool) or max_queued_events < 2:
+            raise ValueError("max_queued_events must be an integer >= 2")
+        if max_queued_bytes is not None and (not isinstance(max_queued_bytes, int) or max_queued_bytes < 1):
+            raise ValueError("max_queued_bytes must be a positive integer")
         if namespaces is not None and namespaces != "*":
             if isinstance(namespaces, str) or not all(isinstance(n, str) for n in namespaces):
                 raise TypeError("namespaces must be None, '*' or a list of namespace names")
@@ -233,6 +254,9 @@ class Server:
         self.connect_timeout = float(connect_timeout)
         self.max_namespaces = max_namespaces
         self.attachment_timeout = float(attachment_timeout)
+        self.max_queued_events = max_queued_events
+        self.max_queued_bytes = (max_queued_bytes if max_queued_bytes is not None else
+                                 max(_DEFAULT_MAX_QUEUED_BYTES, 2 * self.eio.config.max_http_buffer_size))
         self.max_auth_size = max_auth_size
 
         self._registry = Registry()
@@ -419,13 +443,17 @@ class Server:
             self._protocol_error(client, exc.message)
             return
         if packet is None:
+            client.partial_bytes += len(data)
             if client.attachment_timer is None:
                 client.attachment_timer = self.runtime.call_later(
                     self.attachment_timeout, self._attachment_expired, client)
             return
-        if client.attachment_timer is not None:
+        size = len(data)
+        if client.attachment_timer is not None:  # a binary packet is complete
             client.attachment_timer.cancel()
             client.attachment_timer = None
+            size += client.partial_bytes
+            client.partial_bytes = 0
         ptype = packet.type
         if ptype is _P_EVENT or ptype == _P_EVENT or ptype == _P_BINARY_EVENT:
             sock = client.sockets.get(packet.namespace)
@@ -439,7 +467,11 @@ class Server:
                 inbox = sock.inbox
                 if type(inbox) is not deque:
                     inbox = sock.inbox = deque()
-                inbox.append(packet)
+                if size < _BIG_EVENT_BYTES:
+                    inbox.append(packet)
+                else:
+                    inbox.append((BIG_EVENT, packet, size))
+                    sock.queued_bytes += size
                 if sock.worker is None:
                     self._start_worker(sock)
                 else:
@@ -447,6 +479,8 @@ class Server:
                     if parked is not None:
                         sock.parked = None
                         parked.wake()
+                if len(inbox) > self.max_queued_events or sock.queued_bytes > self.max_queued_bytes:
+                    self._hold_reader(sock)
             else:
                 self._handle_event(sock, packet)
         elif ptype == _P_ACK or ptype == _P_BINARY_ACK:
@@ -774,6 +808,7 @@ class Server:
         inbox = sock.inbox
         linger = _WORKER_LINGER
         parking = self.runtime.Parking()  # one per worker: a Parking can be waited on again once woken
+        turn = _WORKER_TURN
         try:
             while True:
                 while inbox:
@@ -781,10 +816,22 @@ class Server:
                     if type(item) is not tuple:
                         if not self._draining:
                             self._handle_event(sock, item)
+                    elif item[0] == BIG_EVENT:
+                        sock.queued_bytes -= item[2]
+                        if not self._draining:
+                            self._handle_event(sock, item[1])
                     elif item[0] == CONNECT:
                         self._do_connect(sock)
                     else:
                         self._do_disconnect(sock, item[1])
+                    if sock.reader_parked is not None:
+                        self._release_reader(sock, False)
+                    turn -= 1
+                    if not turn:
+                        # A long inbox is worked through in turns: other connections, their
+                        # handlers and the heartbeat timers get the loop in between.
+                        turn = _WORKER_TURN
+                        self.runtime.sleep(0)
                 if self._draining or sock.state == _CLOSED:
                     break
                 sock.parked = parking
@@ -796,6 +843,41 @@ class Server:
                 sock.inbox = ()
             self._workers.discard(sock.worker)
             sock.worker = None
+            if sock.reader_parked is not None:
+                self._release_reader(sock, True)
+
+    def _hold_reader(self, sock: Socket) -> None:
+        """Stop reading from this client until the socket's worker has caught up.
+
+        Runs in the greenlet that delivered the event (the WebSocket reader, or a
+        polling POST): while it waits, nothing more is read from the client, so
+        TCP flow control holds what the client still sends (``max_queued_events``).
+        Acks and PONGs behind that data wait too: the client is counted alive
+        meanwhile, and an ack a handler waits for may arrive late (``call()``
+        timeouts still apply).
+        """
+        rt = self.runtime
+        if rt.getcurrent() is sock.worker:
+            return
+        parking = sock.reader_parked = rt.Parking()
+        eio_sid = sock.eio_sid
+        step = max(0.05, min(1.0, self.eio.config.ping_timeout / 2))
+        try:
+            while sock.reader_parked is parking and sock.state != _CLOSED and not sock.client.closing:
+                self.eio.heard_from(eio_sid)
+                parking.wait(step)
+        finally:
+            if sock.reader_parked is parking:
+                sock.reader_parked = None
+
+    def _release_reader(self, sock: Socket, always: bool) -> None:
+        """Let a held reader go on once the inbox is down to half of both bounds."""
+        inbox = sock.inbox
+        if always or (len(inbox) <= self.max_queued_events // 2
+                      and sock.queued_bytes <= self.max_queued_bytes // 2):
+            parked = sock.reader_parked
+            sock.reader_parked = None
+            parked.wake()
 
     def _wake_parked(self) -> None:
         """Wake every lingering worker (shutdown: they end once their inbox is empty)."""

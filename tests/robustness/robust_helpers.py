@@ -16,6 +16,7 @@ import time
 from typing import Any, Callable, List, Optional, Tuple
 
 import gevent
+import gevent.lock
 import requests
 
 import siothread
@@ -313,6 +314,22 @@ def percentile(values: List[float], q: float) -> float:
 
 
 # -- raw Socket.IO over WebSocket ------------------------------------------------------
+class LockedSends:
+    """The peer's socket with whole-``sendall`` exclusion: the flood is written in pieces, and
+    a PONG written by the reading greenlet must fall between two frames, not inside one."""
+
+    def __init__(self, sock) -> None:
+        self._sock = sock
+        self._lock = gevent.lock.Semaphore()
+
+    def sendall(self, data: bytes) -> None:
+        with self._lock:
+            self._sock.sendall(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
 class SioPeer:
     """A Socket.IO v5 client on a raw WebSocket (``/socket.io/``), connected to ``/``.
 

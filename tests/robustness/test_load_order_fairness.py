@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Iterator, List
 
 import gevent
-import gevent.lock
 import pytest
 
-from robust_helpers import SioPeer, frame, free_port
+from robust_helpers import LockedSends, SioPeer, frame, free_port
 from server_process import ServerProcess
 
 SCRIPT = Path(__file__).resolve().parent / "sio_server.py"
@@ -40,22 +39,6 @@ def sio_process() -> Iterator:
     yield start
     for p in started:
         p.kill()
-
-
-class LockedSends:
-    """The peer's socket with whole-``sendall`` exclusion: the flood is written in pieces, and
-    a PONG written by the reading greenlet must fall between two frames, not inside one."""
-
-    def __init__(self, sock) -> None:
-        self._sock = sock
-        self._lock = gevent.lock.Semaphore()
-
-    def sendall(self, data: bytes) -> None:
-        with self._lock:
-            self._sock.sendall(data)
-
-    def __getattr__(self, name: str):
-        return getattr(self._sock, name)
 
 
 def ack_number(packet: str) -> int:
