@@ -1120,7 +1120,15 @@ class Server(pywsgi.WSGIServer):
     def wrap_socket_and_handle(self, client_socket: Any, address: Any) -> Any:
         # gevent closes the TLS socket when the handler returns; a WebSocket session taken
         # over by the application outlives the handler and closes it itself.
-        ssl_socket = self.wrap_socket(client_socket, **self.ssl_args)
+        # The TLS handshake is part of the request head: a peer that never completes it
+        # must not hold a greenlet and a descriptor forever (slowloris over TLS).
+        client_socket.settimeout(self.header_timeout)
+        try:
+            ssl_socket = self.wrap_socket(client_socket, **self.ssl_args)
+        except OSError as _e:  # timed out, refused by TLS, or reset: do_close closes the socket
+            import sys; print("WRAPFAIL", repr(_e), file=sys.stderr)
+            return None
+        ssl_socket.settimeout(None)
         try:
             return self.handle(ssl_socket, address)
         finally:
@@ -1138,6 +1146,27 @@ class Server(pywsgi.WSGIServer):
         super().do_close(sock, *args)
 
 
+def _tls_context_args(ssl_args: Dict[str, Any]) -> Dict[str, Any]:
+    """Turn the ``ssl.wrap_socket``-style keywords into an ``ssl_context``."""
+    if "ssl_context" in ssl_args or "ssl_version" in ssl_args or "certfile" not in ssl_args:
+        return ssl_args
+    import gevent.ssl
+
+    context = gevent.ssl.SSLContext(gevent.ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(ssl_args.pop("certfile"), ssl_args.pop("keyfile", None))
+    ca_certs = ssl_args.pop("ca_certs", None)
+    if ca_certs is not None:
+        context.load_verify_locations(ca_certs)
+    cert_reqs = ssl_args.pop("cert_reqs", None)
+    if cert_reqs is not None:
+        context.verify_mode = cert_reqs
+    ciphers = ssl_args.pop("ciphers", None)
+    if ciphers is not None:
+        context.set_ciphers(ciphers)
+    ssl_args["ssl_context"] = context
+    return ssl_args
+
+
 def make_server(app: Any, host: str = "127.0.0.1", port: int = 5000, *, header_timeout: float = 10.0,
                 idle_timeout: float = 30.0, log: Any = None, backlog: Optional[int] = None,
                 **ssl_args: Any) -> Server:
@@ -1145,8 +1174,15 @@ def make_server(app: Any, host: str = "127.0.0.1", port: int = 5000, *, header_t
 
     Call ``.start()`` to serve in the background (``.server_port`` tells the port)
     or ``.serve_forever()``; ``.stop(timeout)`` closes it.
+
+    TLS: pass ``ssl_context=`` (an :class:`ssl.SSLContext` for the server side), or
+    ``certfile=`` / ``keyfile=`` (and optionally ``ca_certs=``, ``cert_reqs=``,
+    ``ciphers=``), from which a ``PROTOCOL_TLS_SERVER`` context with the standard
+    library's defaults is built (gevent's own ``ssl.wrap_socket`` path uses the
+    deprecated ``PROTOCOL_TLS``). The TLS handshake must complete within
+    ``header_timeout``.
     """
-    kwargs: dict = dict(ssl_args)
+    kwargs: dict = _tls_context_args(dict(ssl_args))
     if backlog is not None:
         kwargs["backlog"] = backlog
     return Server((host, port), app, header_timeout=header_timeout, idle_timeout=idle_timeout,

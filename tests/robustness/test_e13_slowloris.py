@@ -8,10 +8,15 @@ CI runs 100 slow sockets; ``--run-slow`` runs the plan's 500.
 """
 from __future__ import annotations
 
+import socket
+import ssl
 import time
+from pathlib import Path
 
 import gevent
 import pytest
+
+import siothread
 
 from robust_helpers import connect, open_fds, raw_handshake, read_response, read_until_eof
 
@@ -116,3 +121,33 @@ def test_e14_slow_post_body_gets_408_and_the_session_is_not_wedged(robust_server
     assert h.wait_disconnect(sid) == "transport error"
     # nothing is wedged: a new session works at once
     assert raw_handshake(h)[0] == 200
+
+
+def test_e13_tls_handshake_that_never_starts_is_closed():
+    """A TCP connection to a TLS server that never sends its ClientHello is closed after
+    ``header_timeout``, and TLS clients keep being served meanwhile."""
+    certs = Path(__file__).resolve().parent.parent / "client" / "certs"
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    srv = siothread.make_server(app, "127.0.0.1", 0, header_timeout=0.5,
+                                certfile=str(certs / "cert.pem"), keyfile=str(certs / "key.pem"))
+    srv.start()
+    try:
+        with connect(srv.server_port, timeout=10) as silent:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            with socket.create_connection(("127.0.0.1", srv.server_port), timeout=10) as raw:
+                with context.wrap_socket(raw) as tls:
+                    tls.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    assert b"ok" in read_until_eof(tls, limit=5)
+            try:
+                data = silent.recv(1)
+            except ConnectionResetError:
+                data = b""
+            assert data == b"", "the server kept a silent TLS connection open"
+    finally:
+        srv.stop(timeout=1)
