@@ -1125,8 +1125,7 @@ class Server(pywsgi.WSGIServer):
         client_socket.settimeout(self.header_timeout)
         try:
             ssl_socket = self.wrap_socket(client_socket, **self.ssl_args)
-        except OSError as _e:  # timed out, refused by TLS, or reset: do_close closes the socket
-            import sys; print("WRAPFAIL", repr(_e), file=sys.stderr)
+        except OSError:  # timed out, refused by TLS, or reset: do_close closes the socket
             return None
         ssl_socket.settimeout(None)
         try:

@@ -21,7 +21,6 @@ read the socket's rooms and session.
 from __future__ import annotations
 
 import enum
-from collections import deque
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Set, Tuple, Union
 
 if TYPE_CHECKING:  # pragma: no cover

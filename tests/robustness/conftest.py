@@ -3,7 +3,8 @@
 ``robust_server(**options)`` starts an Engine.IO echo server on ``127.0.0.1:0``
 under :func:`siothread.make_server` (``header_timeout`` / ``idle_timeout`` may
 be passed too) and returns a :class:`Harness` that records every handler call.
-Everything started is stopped at teardown, before the leak check runs.
+``sio_process(options)`` starts ``sio_server.py``, a Socket.IO server in a process
+of its own. Everything started is stopped at teardown, before the leak check runs.
 """
 from __future__ import annotations
 
@@ -30,3 +31,22 @@ def robust_server() -> Iterator[Callable[..., Harness]]:
     yield factory
     for h in started:
         h.close()
+
+
+@pytest.fixture
+def sio_process() -> Iterator[Callable[[dict], Any]]:
+    """``sio_process(options)`` starts ``sio_server.py`` (a Socket.IO server) in a process of its own."""
+    from robust_helpers import free_port
+    from server_process import ServerProcess
+
+    script = Path(__file__).resolve().parent / "sio_server.py"
+    started: List[Any] = []
+
+    def start(options: dict) -> Any:
+        p = ServerProcess(free_port(), options, ["--shutdown-timeout", "2"], script=script)
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        p.kill()

@@ -15,33 +15,16 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
-from typing import Iterator, List
+from typing import List
 
 import gevent
 import gevent.pool
 import pytest
 
-from robust_helpers import SioPeer, connect, free_port, read_response
-from server_process import ServerProcess
+from robust_helpers import SioPeer, connect, read_response
 
-SCRIPT = Path(__file__).resolve().parent / "sio_server.py"
 BROADCASTS = 100
 OUTSIDERS = 5
-
-
-@pytest.fixture
-def sio_process() -> Iterator:
-    started = []
-
-    def start(options: dict) -> ServerProcess:
-        p = ServerProcess(free_port(), options, ["--shutdown-timeout", "2"], script=SCRIPT)
-        started.append(p)
-        return p
-
-    yield start
-    for p in started:
-        p.kill()
 
 
 def http_get(port: int, target: str, timeout: float = 30) -> dict:

@@ -15,30 +15,12 @@ arguments. Clients are raw WebSocket Socket.IO peers in this process.
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Iterator, List
+from typing import List
 
 import gevent
-import pytest
 
-from robust_helpers import LockedSends, SioPeer, frame, free_port
-from server_process import ServerProcess
+from robust_helpers import LockedSends, SioPeer, frame
 
-SCRIPT = Path(__file__).resolve().parent / "sio_server.py"
-
-
-@pytest.fixture
-def sio_process() -> Iterator:
-    started = []
-
-    def start(options: dict) -> ServerProcess:
-        p = ServerProcess(free_port(), options, ["--shutdown-timeout", "2"], script=SCRIPT)
-        started.append(p)
-        return p
-
-    yield start
-    for p in started:
-        p.kill()
 
 
 def ack_number(packet: str) -> int:
