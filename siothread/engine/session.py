@@ -22,8 +22,9 @@ through the ``overflow`` event.
 The heartbeat is one libev timer at a time per session: PING every
 ``ping_interval``; if neither a PONG nor anything else arrives within
 ``ping_timeout`` (+ grace) the session closes with reason ``"ping timeout"``
-(data keeps the wait going, as in Node: a PONG can sit behind a burst). Sending a PING never blocks, so
-the timer callback runs in the event loop without a greenlet of its own.
+(data keeps the wait going, as in Node: a PONG can sit behind a burst).
+Sending a PING never blocks, so the timer callback runs in the event loop
+without a greenlet of its own.
 """
 from __future__ import annotations
 
@@ -200,6 +201,9 @@ class Session:
             self.send_text_packet(_PING_SEGMENT)
         except Exception:  # pragma: no cover - the write path reports its own errors
             self.server.logger.exception("%s: sending PING failed", self.sid)
+        self._await_pong()
+
+    def _await_pong(self) -> None:
         self.heard = False
         cfg = self.server.config
         self._pong_timer = self.server.runtime.call_later_in_loop(
@@ -212,11 +216,7 @@ class Session:
             # Anything received since the PING shows the client is alive; its PONG may be
             # queued behind what it sent (a burst of events we are still working through).
             # Node's engine.io does the same (socket.ts checkPingTimeout).
-            self.heard = False
-            cfg = self.server.config
-            self._pong_timer = self.server.runtime.call_later_in_loop(
-                cfg.ping_timeout + cfg.ping_grace, self._pong_missing
-            )
+            self._await_pong()
             return
         if not self.closed:
             # Closing runs the application's disconnect handler: give it a greenlet.

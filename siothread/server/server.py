@@ -965,11 +965,7 @@ class Server:
                 ack = list(result)
             else:
                 ack = [result]
-            messages = self._encode_ack(sock.namespace, ack, ack_id)
-            if sock.state is _CONNECTED and len(messages) == 1 and type(messages[0]) is str and not self._observers:
-                self.eio.send(sock.eio_sid, messages[0])  # _write's common case
-            else:
-                self._write(sock, messages, False, None)
+            self._write(sock, self._encode_ack(sock.namespace, ack, ack_id), False, None)
 
     # -------------------------------------------------------------- disconnect
     def _leave(self, sock: Socket, why: str, *, notify: bool) -> None:
@@ -1213,12 +1209,7 @@ class Server:
                         payload = [event, *data]
                     else:
                         payload = [event, data]
-                    messages = self._encode_event(ns, payload, None)
-                    if (sock.state is _CONNECTED and len(messages) == 1 and type(messages[0]) is str
-                            and not volatile and compress is None and not self._observers):
-                        self.eio.send(sock.eio_sid, messages[0])  # _write's common case
-                    else:
-                        self._write(sock, messages, volatile, compress)
+                    self._write(sock, self._encode_event(ns, payload, None), volatile, compress)
                     return
                 self._emit_to_socket(sock, event, _args_of(data), callback, timeout, volatile, compress)
                 return
