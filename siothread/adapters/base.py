@@ -10,10 +10,13 @@ resolves everything locally; a cluster adapter (Redis) forwards each request to
 the other nodes and merges their answers, so every method below is phrased so
 that it can be made cluster-wide without changing the server.
 
-Delivery always goes back through the server's local entry points
-(``server._deliver``, ``server._deliver_with_ack``, ``server._local_disconnect``,
-``server._local_details``), which encode a packet once per broadcast and hand the
-same prepared frames to every local recipient.
+An adapter reaches the server only through :class:`AdapterHost`, the small
+interface the server hands to :meth:`Adapter.attach`: deliver a packet to local
+sids (encoded once per broadcast, the same prepared frames to every local
+recipient), deliver with an ack collector, describe or disconnect a local
+socket, run a server-side event from another node, and the runtime for timers
+and background work. Nothing in ``siothread.adapters`` imports the server
+package; ``docs/architecture.md`` describes this contract for cluster adapters.
 
 Reference: ``socketio/socket.io: packages/socket.io-adapter/lib/in-memory-adapter.ts``
 (``Adapter``: ``addAll``/``del``/``delAll``/``broadcast``/``broadcastWithAck``/
@@ -23,14 +26,17 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Tuple
+from typing import (
+    TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Protocol, Tuple,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..protocol.socketio import Packet
-    from ..server.acks import BroadcastAckCollector
-    from ..server.server import Server
 
-__all__ = ["Adapter", "BroadcastOptions", "SocketDetails", "RoomListener", "RecoveryOptions", "RecoveredSession"]
+__all__ = [
+    "Adapter", "AdapterHost", "AckCollector", "BroadcastOptions", "SocketDetails", "RoomListener",
+    "RecoveryOptions", "RecoveredSession",
+]
 
 #: ``listener(kind, namespace, room, sid)`` with kind ``"join"`` or ``"leave"``.
 RoomListener = Callable[[str, str, str, str], None]
@@ -128,6 +134,60 @@ class RecoveredSession:
     missed: List["Packet"]
 
 
+class AckCollector(Protocol):
+    """Gathers the acks of one broadcast with acks (the server's ``BroadcastAckCollector``).
+
+    A cluster adapter reports remote recipients and their answers through it.
+    """
+
+    def register(self, sid: str, table: Dict[int, Any]) -> None:
+        """A local recipient: the collector puts an entry in the socket's ack table."""
+
+    def expect_remote(self, sid: str) -> None:
+        """A recipient on another node whose ack the adapter will forward."""
+
+    def server_reached(self, count: int) -> None:
+        """One server (this one or a remote one) reached ``count`` clients."""
+
+    def ack(self, sid: str, args: List[Any]) -> None:
+        """``sid`` acknowledged with ``args``."""
+
+    def left(self, sid: str) -> None:
+        """``sid`` disconnected before acknowledging."""
+
+
+class AdapterHost(Protocol):
+    """Everything an adapter may ask of its server: the one-way seam from ``adapters/`` to ``server/``.
+
+    The server passes an object with these members to :meth:`Adapter.attach`.
+    ``deliver`` and ``deliver_with_ack`` take sids this node owns (as returned by
+    :meth:`Adapter.select`); sids that are gone or disconnecting are skipped.
+    """
+
+    #: spawn, sleep, monotonic, call_later (``siothread.engine._runtime.Runtime``)
+    runtime: Any
+
+    def deliver(self, packet: "Packet", sids: List[str], opts: "BroadcastOptions") -> int:
+        """Send ``packet`` to the local ``sids`` (encoded once); returns how many it reached."""
+        ...
+
+    def deliver_with_ack(
+        self, packet: "Packet", sids: List[str], opts: "BroadcastOptions", collector: AckCollector
+    ) -> int:
+        """As :meth:`deliver`, registering each reached sid with ``collector`` first."""
+        ...
+
+    def local_details(self, sid: str) -> Optional["SocketDetails"]:
+        """Id, namespace, rooms, data and handshake of a connected local socket (None if unknown)."""
+        ...
+
+    def local_disconnect(self, sid: str, close: bool) -> None:
+        """Disconnect a local socket; ``close`` also closes its Engine.IO connection."""
+
+    def handle_server_side_emit(self, namespace: str, event: str, args: List[Any]) -> Any:
+        """Run this server's handler for an event another node sent with ``server_side_emit``."""
+
+
 class Adapter(abc.ABC):
     """Room membership and socket selection for one :class:`~siothread.server.Server`.
 
@@ -140,15 +200,15 @@ class Adapter(abc.ABC):
     recovery: Optional[RecoveryOptions] = None
 
     def __init__(self) -> None:
-        self.server: Optional["Server"] = None
+        self.host: Optional[AdapterHost] = None
         self._room_listeners: List[RoomListener] = []
 
     # -- lifecycle -------------------------------------------------------
-    def attach(self, server: "Server") -> None:
-        """Bind the adapter to its server (called once by the server constructor)."""
-        if self.server is not None and self.server is not server:
+    def attach(self, host: AdapterHost) -> None:
+        """Bind the adapter to its server's :class:`AdapterHost` (called once by the server constructor)."""
+        if self.host is not None and self.host is not host:
             raise ValueError("this adapter already belongs to another server")
-        self.server = server
+        self.host = host
 
     def initialize(self) -> None:  # noqa: B027 - optional hook, a no-op in process
         """Start background work (connections to a broker). Called lazily on first use."""
@@ -217,13 +277,13 @@ class Adapter(abc.ABC):
         With recovery enabled, a packet without ack id that is not volatile is
         stored first and delivered with its offset as the last argument.
         """
-        assert self.server is not None
+        assert self.host is not None
         if self.recovery is not None and packet.id is None and not opts.volatile:
             packet = self.store_packet(namespace, packet, opts)
-        return self.server._deliver(packet, self.select(namespace, opts), opts)
+        return self.host.deliver(packet, self.select(namespace, opts), opts)
 
     def broadcast_with_ack(
-        self, namespace: str, packet: "Packet", opts: BroadcastOptions, collector: "BroadcastAckCollector"
+        self, namespace: str, packet: "Packet", opts: BroadcastOptions, collector: AckCollector
     ) -> None:
         """Deliver ``packet`` (which carries an ack id) and gather one ack per recipient.
 
@@ -231,8 +291,8 @@ class Adapter(abc.ABC):
         ``collector.server_reached(count)``; acks arrive through the sockets' ack
         tables. A cluster adapter also forwards remote acks to the collector.
         """
-        assert self.server is not None
-        count = self.server._deliver_with_ack(packet, self.select(namespace, opts), opts, collector)
+        assert self.host is not None
+        count = self.host.deliver_with_ack(packet, self.select(namespace, opts), opts, collector)
         collector.server_reached(count)
 
     # -- connection-state recovery (Node's SessionAwareAdapter) -------------
@@ -268,10 +328,10 @@ class Adapter(abc.ABC):
     # -- socket management (Node's fetchSockets & co) ----------------------
     def fetch_sockets(self, namespace: str, opts: BroadcastOptions) -> List[SocketDetails]:
         """Details of every matching socket."""
-        assert self.server is not None
+        assert self.host is not None
         out = []
         for sid in self.select(namespace, opts):
-            details = self.server._local_details(sid)
+            details = self.host.local_details(sid)
             if details is not None:
                 out.append(details)
         return out
@@ -292,9 +352,9 @@ class Adapter(abc.ABC):
 
     def disconnect_sockets(self, namespace: str, opts: BroadcastOptions, close: bool = False) -> None:
         """Disconnect every matching socket; ``close`` also closes its Engine.IO connection."""
-        assert self.server is not None
+        assert self.host is not None
         for sid in self.select(namespace, opts):
-            self.server._local_disconnect(sid, close)
+            self.host.local_disconnect(sid, close)
 
     def server_side_emit(
         self,

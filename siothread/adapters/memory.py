@@ -142,8 +142,8 @@ class MemoryManager(Adapter):
 
     # -- connection-state recovery ----------------------------------------
     def enable_recovery(self, options: RecoveryOptions) -> None:
-        assert self.server is not None
-        runtime = self.server.runtime
+        assert self.host is not None
+        runtime = self.host.runtime
         self._store = SessionStore(options, runtime.monotonic, runtime.call_later)
         for namespace, sids in self._sids.items():
             for sid, rooms in sids.items():

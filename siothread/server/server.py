@@ -244,7 +244,7 @@ class Server:
         self._setup_serializer(serializer, json)
 
         self.manager: Adapter = client_manager if client_manager is not None else MemoryManager()
-        self.manager.attach(self)
+        self.manager.attach(_AdapterHost(self))
         self._manager_ready = False
 
         self.async_handlers = bool(async_handlers)
@@ -1164,7 +1164,7 @@ class Server:
         )
 
     def _handle_server_side_emit(self, namespace: str, event: str, args: List[Any]) -> Any:
-        """Called by a cluster adapter for an event from another server; returns the reply."""
+        """An event another server sent with ``server_side_emit``; returns the reply."""
         handler = self._server_handlers.get((namespace, event))
         if handler is None:
             return None
@@ -1567,3 +1567,21 @@ class Server:
         if alive:
             self.runtime.killall(alive, block=True, timeout=1.0)
         greenlets.clear()
+
+
+class _AdapterHost:
+    """The server as its adapter sees it: :class:`~siothread.adapters.base.AdapterHost`.
+
+    Bound methods, not wrappers, so a broadcast costs no extra call.
+    """
+
+    __slots__ = ("runtime", "deliver", "deliver_with_ack", "local_details", "local_disconnect",
+                 "handle_server_side_emit")
+
+    def __init__(self, server: "Server") -> None:
+        self.runtime = server.runtime
+        self.deliver = server._deliver
+        self.deliver_with_ack = server._deliver_with_ack
+        self.local_details = server._local_details
+        self.local_disconnect = server._local_disconnect
+        self.handle_server_side_emit = server._handle_server_side_emit
