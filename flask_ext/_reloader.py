@@ -1,0 +1,105 @@
+"""Restart the server process when a source file changes (``use_reloader=True``).
+
+The first process never serves: it runs the same command again as a child
+(``python -m pkg`` stays ``-m pkg``; a console script such as ``flask`` is run
+by the same interpreter) and starts it again each time the child exits with
+:data:`RESTART_CODE`. The child serves, and a background task compares the
+modification times of the loaded modules' files (and ``extra_files``) every
+second; on a change it stops the server gracefully and exits with that code.
+This is the scheme of Werkzeug's stat reloader, written here because Werkzeug
+offers it only through ``run_simple`` (its development server) or a private
+module.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any, Dict, Iterable, List, Optional
+
+__all__ = ["RESTART_CODE", "is_child", "run_parent", "watch"]
+
+RESTART_CODE = 3
+_ENV = "SIOTHREAD_RELOADER_CHILD"
+_INTERVAL = 1.0
+
+
+def is_child() -> bool:
+    """True in the process that serves under the reloader."""
+    return os.environ.get(_ENV) == "true"
+
+
+def _child_command() -> List[str]:
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name and spec.name != "__main__":
+        name = spec.name[: -len(".__main__")] if spec.name.endswith(".__main__") else spec.name
+        return [sys.executable, "-m", name, *sys.argv[1:]]
+    return [sys.executable, *sys.argv]
+
+
+def run_parent() -> int:
+    """Run the child until it exits with something else than :data:`RESTART_CODE`; return that."""
+    env = dict(os.environ, **{_ENV: "true"})
+    print(" * Restarting with the siothread reloader", file=sys.stderr, flush=True)
+    while True:
+        child = subprocess.Popen(_child_command(), env=env)
+        try:
+            code = child.wait()
+        except BaseException:
+            child.terminate()
+            child.wait()
+            raise
+        if code != RESTART_CODE:
+            return code
+        print(" * Detected a change, restarting", file=sys.stderr, flush=True)
+
+
+def _files(extra: Optional[Iterable[str]]) -> List[str]:
+    found = set(extra or ())
+    for module in list(sys.modules.values()):
+        filename = getattr(module, "__file__", None)
+        if isinstance(filename, str) and filename.endswith((".py", ".pyc")):
+            found.add(filename[:-1] if filename.endswith(".pyc") else filename)
+    return sorted(found)
+
+
+def _mtimes(files: Iterable[str]) -> Dict[str, float]:
+    times = {}
+    for name in files:
+        try:
+            times[name] = os.stat(name).st_mtime
+        except OSError:
+            continue
+    return times
+
+
+class _Watcher:
+    """The background task of the serving child."""
+
+    def __init__(self, server: Any, stop_event: Any, extra: Optional[Iterable[str]]) -> None:
+        self.changed = False
+        self._stop_event = stop_event
+        self._extra = list(extra or ())
+        self._server = server
+        self._task = server.start_background_task(self._loop)
+
+    def _loop(self) -> None:
+        known = _mtimes(_files(self._extra))
+        while True:
+            self._server.sleep(_INTERVAL)
+            now = _mtimes(_files(self._extra))
+            if any(now.get(name, mtime) != mtime for name, mtime in known.items()):
+                self.changed = True
+                self._stop_event.set()
+                return
+            known.update(now)
+
+    def kill(self) -> None:
+        if not self._task.dead:
+            self._task.kill()
+
+
+def watch(server: Any, stop_event: Any, extra: Optional[Iterable[str]]) -> _Watcher:
+    """Start watching the source files in ``server``'s event loop."""
+    return _Watcher(server, stop_event, extra)
