@@ -13,6 +13,7 @@ module.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from typing import Any, Dict, Iterable, List, Optional
@@ -39,20 +40,33 @@ def _child_command() -> List[str]:
 
 
 def run_parent() -> int:
-    """Run the child until it exits with something else than :data:`RESTART_CODE`; return that."""
+    """Run the child until it exits with something else than :data:`RESTART_CODE`; return that.
+
+    SIGINT and SIGTERM are passed on to the child, which shuts down gracefully;
+    its exit code is then the parent's.
+    """
     env = dict(os.environ, **{_ENV: "true"})
     print(" * Restarting with the siothread reloader", file=sys.stderr, flush=True)
-    while True:
-        child = subprocess.Popen(_child_command(), env=env)
-        try:
+    child: Optional[subprocess.Popen] = None  # type: ignore[type-arg]
+
+    def forward(signum: int, _frame: Any) -> None:
+        if child is not None and child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while True:
+            child = subprocess.Popen(_child_command(), env=env)
             code = child.wait()
-        except BaseException:
+            if code != RESTART_CODE:
+                return code
+            print(" * Detected a change, restarting", file=sys.stderr, flush=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if child is not None and child.poll() is None:
             child.terminate()
             child.wait()
-            raise
-        if code != RESTART_CODE:
-            return code
-        print(" * Detected a change, restarting", file=sys.stderr, flush=True)
 
 
 def _files(extra: Optional[Iterable[str]]) -> List[str]:

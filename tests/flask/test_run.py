@@ -1,0 +1,114 @@
+"""``socketio.run()``/``stop()`` and ``flask siothread run``: siothread's server, never Werkzeug's (row F2)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from flask import Flask
+
+import siothread
+from flask_siothread import SocketIO
+from tests.conftest import ROOT, free_port
+
+
+def _wait_http(url: str, proc: "subprocess.Popen[bytes] | None" = None, timeout: float = 15.0) -> requests.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"server exited with {proc.returncode}")
+        try:
+            return requests.get(url, timeout=1)
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def test_run_serves_on_siothread_and_stop_drains_clients():
+    app = Flask("run")
+    socketio = SocketIO(app)
+    stopped = []
+
+    @app.route("/")
+    def index():
+        return "hello"
+
+    @app.route("/stop")
+    def stop():
+        socketio.stop()
+        return "stopping"
+
+    @socketio.on("disconnect")
+    def gone(reason):
+        stopped.append(reason)
+
+    port = free_port()
+    # a thread of its own (a greenlet, under gevent's monkey-patching), as run() is usually the main program
+    runner = threading.Thread(target=socketio.run, args=(app,), kwargs={"port": port, "log_output": False})
+    runner.start()
+    url = f"http://127.0.0.1:{port}"
+    response = _wait_http(url + "/")
+    assert response.text == "hello"
+    assert "werkzeug" not in response.headers.get("Server", "").lower()
+    client = siothread.Client(reconnection=False)
+    reasons = []
+    client.on("disconnect", reasons.append)
+    client.connect(url, transports=["websocket"], wait_timeout=5)
+    assert requests.get(url + "/stop", timeout=5).text == "stopping"
+    runner.join(timeout=15)
+    assert not runner.is_alive()
+    assert stopped == [siothread.reason.SERVER_SHUTTING_DOWN]
+    client.disconnect()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url + "/", timeout=1)
+
+
+def test_stop_without_run_is_an_error():
+    with pytest.raises(RuntimeError, match="socketio.run"):
+        SocketIO(Flask("x")).stop()
+
+
+@pytest.mark.no_leak_check
+def test_flask_cli_command_serves_and_reloads(tmp_path: Path):
+    port = free_port()
+    watched = tmp_path / "watched.txt"
+    watched.write_text("1")
+    env = dict(os.environ, FLASK_APP=str(ROOT / "tests" / "flask" / "cli_app.py"), PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "flask", "siothread", "run", "--port", str(port), "--reload",
+                             "--extra-files", str(watched)], env=env, cwd=str(tmp_path),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        first = _wait_http(url + "/pid", proc)
+        assert "werkzeug" not in first.headers.get("Server", "").lower()
+        child = int(first.text)
+        assert child != proc.pid  # the reloader's parent never serves
+        client = siothread.Client(reconnection=False)
+        client.connect(url, wait_timeout=5)
+        assert client.call("ping-me", 7, timeout=5) == 7
+        client.disconnect()
+        time.sleep(1.2)  # a different modification time, whatever the file system's resolution
+        watched.write_text("2")
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                if int(requests.get(url + "/pid", timeout=1).text) != child:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "no restart after the watched file changed"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
