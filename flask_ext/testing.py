@@ -175,6 +175,10 @@ class SocketIOTestClient:
             if server.eio.queued(self.eio_sid) > 0:
                 self._poll()
                 continue
+            if not server.eio.is_connected(self.eio_sid):
+                self._poll()  # the server closed the session: what it still owes, then CLOSE (or 400)
+                self._lost()
+                return
             if until is None or until() or time.monotonic() > deadline:
                 return
             server.sleep(0.005)
