@@ -115,6 +115,7 @@ class SocketIO:
         channel = options.pop("channel", None)
         path = options.pop("path", None) or options.pop("resource", None) or "socket.io"
         self._path = path.strip("/")
+        _drop_flask_socketio_only_options(options)
         if url and "client_manager" not in options:
             options["client_manager"] = manager_for(url, channel, write_only=app is None)
         if options.get("json") is flask.json and app is not None:
@@ -365,6 +366,18 @@ class SocketIO:
         if self.server is None:
             raise RuntimeError("SocketIO has no server yet: call socketio.init_app(app) first")
         return self.server
+
+
+#: Flask-SocketIO options with nothing to choose here: gevent is the only async mode, and the
+#: heartbeat always closes dead clients (python-engineio's ``monitor_clients``)
+_ASYNC_MODES = (None, "gevent", "gevent_uwsgi")
+
+
+def _drop_flask_socketio_only_options(options: Dict[str, Any]) -> None:
+    mode = options.pop("async_mode", None)
+    if mode not in _ASYNC_MODES:
+        raise ValueError(f"async_mode={mode!r}: siothread runs on gevent only (leave async_mode out)")
+    options.pop("monitor_clients", None)
 
 
 def _current_sid(what: str) -> str:

@@ -12,6 +12,7 @@ module.
 """
 from __future__ import annotations
 
+import fnmatch
 import os
 import signal
 import subprocess
@@ -69,13 +70,14 @@ def run_parent() -> int:
             child.wait()
 
 
-def _files(extra: Optional[Iterable[str]]) -> List[str]:
-    found = set(extra or ())
+def _files(extra: Iterable[str], exclude: Iterable[str]) -> List[str]:
+    found = set(extra)
     for module in list(sys.modules.values()):
         filename = getattr(module, "__file__", None)
         if isinstance(filename, str) and filename.endswith((".py", ".pyc")):
             found.add(filename[:-1] if filename.endswith(".pyc") else filename)
-    return sorted(found)
+    patterns = list(exclude)
+    return sorted(f for f in found if not any(fnmatch.fnmatch(f, p) for p in patterns))
 
 
 def _mtimes(files: Iterable[str]) -> Dict[str, float]:
@@ -91,18 +93,21 @@ def _mtimes(files: Iterable[str]) -> Dict[str, float]:
 class _Watcher:
     """The background task of the serving child."""
 
-    def __init__(self, server: Any, stop_event: Any, extra: Optional[Iterable[str]]) -> None:
+    def __init__(self, server: Any, stop_event: Any, extra: Iterable[str], exclude: Iterable[str],
+                 interval: float) -> None:
         self.changed = False
         self._stop_event = stop_event
-        self._extra = list(extra or ())
+        self._extra = list(extra)
+        self._exclude = list(exclude)
+        self._interval = float(interval)
         self._server = server
         self._task = server.start_background_task(self._loop)
 
     def _loop(self) -> None:
-        known = _mtimes(_files(self._extra))
+        known = _mtimes(_files(self._extra, self._exclude))
         while True:
-            self._server.sleep(_INTERVAL)
-            now = _mtimes(_files(self._extra))
+            self._server.sleep(self._interval)
+            now = _mtimes(_files(self._extra, self._exclude))
             if any(now.get(name, mtime) != mtime for name, mtime in known.items()):
                 self.changed = True
                 self._stop_event.set()
@@ -114,6 +119,7 @@ class _Watcher:
             self._task.kill()
 
 
-def watch(server: Any, stop_event: Any, extra: Optional[Iterable[str]]) -> _Watcher:
-    """Start watching the source files in ``server``'s event loop."""
-    return _Watcher(server, stop_event, extra)
+def watch(server: Any, stop_event: Any, extra_files: Optional[Iterable[str]] = None,
+          exclude_patterns: Optional[Iterable[str]] = None, interval: float = _INTERVAL) -> _Watcher:
+    """Start watching the source files (and ``extra_files``, less ``exclude_patterns``) in the server's loop."""
+    return _Watcher(server, stop_event, extra_files or (), exclude_patterns or (), interval)

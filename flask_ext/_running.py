@@ -71,8 +71,12 @@ class Runner:
         use_reloader = debug if use_reloader is None else bool(use_reloader)
         log_output = debug if log_output is None else bool(log_output)
         options = dict(reloader_options or {})
+        options.pop("reloader_type", None)  # Werkzeug's choice of stat or watchdog: this reloader is stat-based
+        unknown_reloader = set(options) - {"extra_files", "exclude_patterns", "interval"}
+        if unknown_reloader:
+            raise TypeError(f"unknown reloader option(s): {', '.join(sorted(unknown_reloader))}")
         if extra_files:
-            options.setdefault("extra_files", []).extend(extra_files)
+            options["extra_files"] = list(options.get("extra_files") or ()) + list(extra_files)
         if use_reloader and not _reloader.is_child():
             sys.exit(_reloader.run_parent())
         app.debug = debug
@@ -82,7 +86,7 @@ class Runner:
             kwargs.update(certfile=certfile, keyfile=keyfile)
         server = self.socketio._require_server()
         self._stop_event = stop_event = server.runtime.Event()
-        watcher = _reloader.watch(server, stop_event, options.get("extra_files")) if use_reloader else None
+        watcher = _reloader.watch(server, stop_event, **options) if use_reloader else None
         try:
             siothread.serve(_Served(app, self.socketio), host, port, stop_event=stop_event,
                             log="default" if log_output else None, **kwargs)

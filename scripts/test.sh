@@ -4,7 +4,7 @@
 #
 # The Flask extension supports Flask 2.2 through the current 3.x: the main run uses the
 # newest Flask (the dev extra), then tests/flask runs again in .venv-flask22, pinned to
-# Flask/Werkzeug 2.2 (created once, like .venv, and rebuilt when setup.cfg changes). That
+# Flask/Werkzeug 2.2 (created once, like .venv, and rebuilt when setup.cfg or this script changes). That
 # second run happens for a whole-suite run, or when the arguments name tests/flask.
 source "$(dirname "$0")/_bootstrap.sh"
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -28,13 +28,13 @@ status=0
 .venv/bin/python -m pytest "$@" || status=$?
 if [ "$flask_oldest" = 1 ]; then
     stamp=".venv-flask22/.siothread-installed"
-    if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ scripts/test.sh -nt "$stamp" ]; then
         rm -rf .venv-flask22
         "$PY" -m venv .venv-flask22
         .venv-flask22/bin/python -m pip install -q --upgrade pip
         # the oldest supported Flask, and only what tests/flask needs
         .venv-flask22/bin/python -m pip install -q -e . "flask==2.2.*" "werkzeug==2.2.*" "flask-login==0.6.3" \
-            "flask-session==0.8.0" "pytest>=7.4" "requests>=2.28" "websocket-client>=1.6"
+            "flask-session==0.8.0" "pytest>=7.4" "requests>=2.28" "websocket-client>=1.6" "gunicorn>=21.2"
         touch "$stamp"
     fi
     echo "tests/flask again with Flask $(.venv-flask22/bin/python -c 'from importlib.metadata import version; print(version("flask"))')"

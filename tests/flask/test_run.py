@@ -75,6 +75,80 @@ def test_run_serves_on_siothread_and_stop_drains_clients(make_client):
         requests.get(url + "/", timeout=1)
 
 
+CERTS = ROOT / "tests" / "client" / "certs"
+
+
+@pytest.mark.no_leak_check  # same resolver-threadpool note as above
+def test_run_with_tls_and_flask_socketio_options():
+    app = Flask("tls")
+    socketio = SocketIO(app, async_mode="gevent", monitor_clients=True)
+
+    @app.route("/")
+    def index():
+        return "secure"
+
+    @app.route("/stop")
+    def stop():
+        socketio.stop()
+        return ""
+
+    @socketio.on("echo")
+    def echo(data):
+        return data
+
+    port = free_port()
+    runner = threading.Thread(target=socketio.run, args=(app,),
+                              kwargs={"port": port, "certfile": str(CERTS / "cert.pem"),
+                                      "keyfile": str(CERTS / "key.pem"), "log_output": False})
+    runner.start()
+    url = f"https://127.0.0.1:{port}"
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            response = requests.get(url + "/", timeout=1, verify=str(CERTS / "cert.pem"), headers=_CLOSE)
+            break
+        except requests.ConnectionError:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert response.text == "secure"
+    client = siothread.Client(reconnection=False, ssl_verify=False)
+    client.connect(url, transports=["websocket"], wait_timeout=5)
+    try:
+        assert client.call("echo", "over tls", timeout=5) == "over tls"
+    finally:
+        client.disconnect()
+    requests.get(url + "/stop", timeout=5, verify=str(CERTS / "cert.pem"), headers=_CLOSE)
+    runner.join(timeout=15)
+    assert not runner.is_alive()
+
+
+def test_async_modes_other_than_gevent_are_refused():
+    with pytest.raises(ValueError, match="gevent only"):
+        SocketIO(Flask("x"), async_mode="eventlet")
+
+
+@pytest.mark.no_leak_check
+def test_the_app_object_under_gunicorn_gevent_worker():
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "-b", f"127.0.0.1:{port}",
+                             "--chdir", str(ROOT / "tests" / "flask"), "cli_app:app"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert _wait_http(url + "/pid", proc).status_code == 200
+        for transports in (["websocket"], ["polling"]):
+            client = siothread.Client(reconnection=False)
+            client.connect(url, transports=transports, wait_timeout=5)
+            try:
+                assert client.call("ping-me", {"via": transports[0]}, timeout=5) == {"via": transports[0]}
+            finally:
+                client.disconnect()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        proc.stderr.close()
+
+
 def test_stop_without_run_is_an_error():
     with pytest.raises(RuntimeError, match="socketio.run"):
         SocketIO(Flask("x")).stop()
@@ -99,8 +173,9 @@ def test_flask_cli_command_serves_and_reloads(tmp_path: Path):
         client.connect(url, wait_timeout=5)
         assert client.call("ping-me", 7, timeout=5) == 7
         client.disconnect()
-        time.sleep(1.2)  # a different modification time, whatever the file system's resolution
         watched.write_text("2")
+        later = watched.stat().st_mtime + 5  # a different modification time, whatever the file system's resolution
+        os.utime(watched, (later, later))
         deadline = time.monotonic() + 15
         while True:
             try:
