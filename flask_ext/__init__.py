@@ -15,7 +15,7 @@ Migrating from Flask-SocketIO is a change of import::
 
 See ``docs/flask.md`` for the deliberate differences, sessions, testing and deployment.
 """
-from siothread import ConnectionRefusedError
+from siothread.errors import ConnectionRefusedError
 
 from ._extension import SocketIO
 from ._helpers import call, close_room, disconnect, emit, join_room, leave_room, rooms, send

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import io
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 import flask
 from flask.sessions import SessionMixin
@@ -103,7 +103,7 @@ def _event_environ(environ: Dict[str, Any]) -> Dict[str, Any]:
 
 @contextmanager
 def event_context(app: flask.Flask, environ: Dict[str, Any], manage_session: bool, sid: str, namespace: str,
-                  event: Optional[str], args: tuple) -> Iterator[None]:
+                  event: Optional[str], args: Tuple[Any, ...]) -> Iterator[None]:
     """Push the app and request contexts of one Socket.IO event for the block.
 
     ``request.sid``, ``request.namespace`` and ``request.event``

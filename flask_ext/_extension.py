@@ -16,7 +16,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import flask
 
-import siothread
+from siothread.errors import ConnectionRefusedError
+from siothread.server import Server, reason
+from siothread.wsgi import WSGIApp
 
 from . import _running
 from ._context import event_context, in_socket_context
@@ -43,7 +45,7 @@ def accepts_positional(fn: Callable[..., Any], count: int) -> bool:
     return n >= count
 
 
-def data_of(args: tuple) -> Any:
+def data_of(args: Tuple[Any, ...]) -> Any:
     """Flask-SocketIO's ``*args`` of an emit as siothread's ``data``: none, one, or several (a tuple)."""
     if not args:
         return None
@@ -52,14 +54,14 @@ def data_of(args: tuple) -> Any:
     return tuple(args)
 
 
-class _SocketIOMiddleware(siothread.WSGIApp):
+class _SocketIOMiddleware(WSGIApp):
     """``/socket.io/`` to the server, the rest to the Flask app; names the app in the environ."""
 
     def __init__(self, server: Any, flask_app: flask.Flask, socketio_path: str) -> None:
         self.flask_app = flask_app
         super().__init__(server, flask_app.wsgi_app, socketio_path=socketio_path)
 
-    def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Any:
+    def __call__(self, environ: Dict[str, Any], start_response: Callable[..., Any]) -> Any:
         environ["flask.app"] = self.flask_app
         return super().__call__(environ, start_response)
 
@@ -84,7 +86,7 @@ class SocketIO:
             unknown names raise ``TypeError`` when the server is built.
     """
 
-    reason = siothread.reason
+    reason = reason
 
     def __init__(self, app: Optional[flask.Flask] = None, **kwargs: Any) -> None:
         self.server: Any = None
@@ -120,7 +122,7 @@ class SocketIO:
             options["client_manager"] = manager_for(url, channel, write_only=app is None)
         if options.get("json") is flask.json and app is not None:
             options["json"] = _app_json(app)
-        self.server = siothread.Server(**options)
+        self.server = Server(**options)
         for event, adapter, namespace in self.handlers:
             self.server.on(event, adapter, namespace=namespace)
         for namespace_handler in self.namespace_handlers:
@@ -232,8 +234,8 @@ class SocketIO:
         return on_message
 
     # ------------------------------------------------------------ dispatch
-    def _dispatch(self, handler: Handler, event: Optional[str], namespace: str, sid: str, args: tuple,
-                  call_args: tuple) -> Any:
+    def _dispatch(self, handler: Handler, event: Optional[str], namespace: str, sid: str, args: Tuple[Any, ...],
+                  call_args: Tuple[Any, ...]) -> Any:
         """Run ``handler(*call_args)`` in the Flask context of ``sid``'s connection."""
         environ = self.server.get_environ(sid, namespace=namespace)
         if environ is None:
@@ -245,7 +247,7 @@ class SocketIO:
         with event_context(app, environ, self.manage_session, sid, namespace, event, args):
             try:
                 return handler(*call_args)
-            except siothread.ConnectionRefusedError:
+            except ConnectionRefusedError:
                 raise
             except Exception as exc:
                 error_handler = self.exception_handlers.get(namespace, self.default_exception_handler)
@@ -304,12 +306,12 @@ class SocketIO:
     def _callback_in_context(self, callback: Callable[..., Any]) -> Callable[..., Any]:
         """Run an ack callback in the Flask context of the event that emitted (Flask-SocketIO's rule)."""
         if not in_socket_context():
-            app = flask.current_app._get_current_object() if flask.has_app_context() else None  # type: ignore[attr-defined]
-            if app is None:
+            if not flask.has_app_context():
                 return callback
+            current = flask.current_app._get_current_object()  # type: ignore[attr-defined]
 
             def in_app(*args: Any) -> Any:
-                with app.app_context():
+                with current.app_context():
                     return callback(*args)
 
             return in_app

@@ -7,7 +7,7 @@ fails with a message that says what is missing, not with an ``AttributeError``.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 import siothread
 
@@ -37,7 +37,7 @@ def manager_for(url: str, channel: Optional[str], write_only: bool) -> Any:
     if manager_class is None:
         raise RuntimeError("message_queue needs siothread.RedisManager (the Redis adapter), which this "
                            "siothread installation does not provide")
-    kwargs: dict = {"write_only": write_only}
+    kwargs: Dict[str, Any] = {"write_only": write_only}
     if channel is not None:
         kwargs["channel"] = channel
     return manager_class(url, **kwargs)

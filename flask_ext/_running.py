@@ -11,12 +11,12 @@ restarts the process when a source file changes (:mod:`._reloader`).
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import click
 import flask
 
-import siothread
+from siothread.serving import serve
 
 from . import _reloader
 
@@ -36,7 +36,7 @@ class _Served:
         self.app = app
         self.socketio = socketio
 
-    def __call__(self, environ: dict, start_response: Any) -> Any:
+    def __call__(self, environ: Dict[str, Any], start_response: Any) -> Any:
         return self.app(environ, start_response)
 
     def shutdown(self, timeout: float) -> None:
@@ -52,7 +52,7 @@ class Runner:
 
     def run(self, app: flask.Flask, host: Optional[str] = None, port: Optional[int] = None, *,
             debug: Optional[bool] = None, use_reloader: Optional[bool] = None, log_output: Optional[bool] = None,
-            reloader_options: Optional[dict] = None, extra_files: Optional[list] = None,
+            reloader_options: Optional[Dict[str, Any]] = None, extra_files: Optional[List[str]] = None,
             certfile: Optional[str] = None, keyfile: Optional[str] = None,
             allow_unsafe_werkzeug: bool = False, **kwargs: Any) -> None:
         """See :meth:`flask_siothread.SocketIO.run`.
@@ -88,7 +88,7 @@ class Runner:
         self._stop_event = stop_event = server.runtime.Event()
         watcher = _reloader.watch(server, stop_event, **options) if use_reloader else None
         try:
-            siothread.serve(_Served(app, self.socketio), host, port, stop_event=stop_event,
+            serve(_Served(app, self.socketio), host, port, stop_event=stop_event,
                             log="default" if log_output else None, **kwargs)
         finally:
             self._stop_event = None
@@ -102,7 +102,8 @@ class Runner:
         from werkzeug.debug import DebuggedApplication
 
         middleware = self.socketio.sockio_mw
-        if middleware is None or isinstance(middleware.other_wsgi_app, DebuggedApplication):
+        if middleware is None or middleware.other_wsgi_app is None \
+                or isinstance(middleware.other_wsgi_app, DebuggedApplication):
             return
         debugged = DebuggedApplication(middleware.other_wsgi_app, evalex=True)
         middleware.other_wsgi_app = debugged
@@ -134,7 +135,7 @@ def register_cli(app: flask.Flask, socketio: "SocketIO") -> None:
     @click.option("--key", type=click.Path(exists=True, dir_okay=False), help="TLS key file.")
     @click.option("--extra-files", multiple=True, type=click.Path(), help="More files to watch for --reload.")
     def run_command(host: str, port: int, reload: Optional[bool], debugger: Optional[bool], cert: Optional[str],
-                    key: Optional[str], extra_files: tuple) -> None:
+                    key: Optional[str], extra_files: Tuple[str, ...]) -> None:
         current = flask.current_app._get_current_object()  # type: ignore[attr-defined]
         debug = current.debug if debugger is None else debugger
         socketio.run(current, host=host, port=port, debug=debug,

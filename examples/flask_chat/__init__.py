@@ -20,7 +20,7 @@ monkey.patch_all()
 
 import os  # noqa: E402
 import secrets  # noqa: E402
-from typing import Any, Optional  # noqa: E402
+from typing import Optional  # noqa: E402
 
 from flask import Flask  # noqa: E402
 

@@ -10,7 +10,7 @@ import json
 import threading
 
 import pytest
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, request
 
 import siothread
 from flask_siothread import (ConnectionRefusedError, Namespace, SocketIO, close_room, disconnect, emit,

@@ -122,6 +122,42 @@ def test_run_with_tls_and_flask_socketio_options():
     assert not runner.is_alive()
 
 
+@pytest.mark.no_leak_check  # same resolver-threadpool note as above
+def test_debug_puts_werkzeugs_debugger_in_front_of_views_only(capfd):
+    app = Flask("debug")
+    socketio = SocketIO(app)
+
+    @app.route("/fail")
+    def fail():
+        raise RuntimeError("view failed")
+
+    @app.route("/stop")
+    def stop():
+        socketio.stop()
+        return ""
+
+    @socketio.on("echo")
+    def echo(data):
+        return data
+
+    port = free_port()
+    runner = threading.Thread(target=socketio.run, args=(app,),
+                              kwargs={"port": port, "debug": True, "use_reloader": False, "log_output": False})
+    runner.start()
+    url = f"http://127.0.0.1:{port}"
+    response = _wait_http(url + "/fail")
+    assert response.status_code == 500 and "Werkzeug Debugger" in response.text
+    client = siothread.Client(reconnection=False)
+    client.connect(url, transports=["websocket"], wait_timeout=5)
+    try:
+        assert client.call("echo", "still socket.io", timeout=5) == "still socket.io"
+    finally:
+        client.disconnect()
+    requests.get(url + "/stop", timeout=5, headers=_CLOSE)
+    runner.join(timeout=15)
+    assert "Debugger PIN" in capfd.readouterr().err
+
+
 def test_async_modes_other_than_gevent_are_refused():
     with pytest.raises(ValueError, match="gevent only"):
         SocketIO(Flask("x"), async_mode="eventlet")
