@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from typing import Iterator
 
 import pytest
@@ -54,6 +55,18 @@ def say(text):
 @socketio.on("ask")
 def ask():
     return call("question", "what?", timeout=5)
+
+
+answers: list = []
+
+
+@socketio.on("ask later")
+def ask_later():
+    def got(answer):
+        # the ack callback runs in the Flask context of the event that emitted
+        answers.append((request.sid, session.get("user"), answer))
+
+    emit("question", "later?", callback=got)
 
 
 @socketio.on("bin")
@@ -111,6 +124,11 @@ def test_siothread_client_with_the_flask_session_cookie(server_url):
                        wait_timeout=5)
         assert client.call("ask", timeout=5) == "carol says what?"
         assert client.call("bin", {"b": b"\x00\x01"}, timeout=5) == {"b": b"\x00\x01"}
+        client.emit("ask later")
+        deadline = time.monotonic() + 5
+        while not answers and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert answers == [(client.get_sid(), "carol", "carol says later?")]
         assert welcomed and welcomed[0]["user"] == "carol"
     finally:
         client.disconnect()
