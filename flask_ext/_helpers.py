@@ -10,7 +10,7 @@ when everything they would read from the context is given explicitly
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import flask
 
@@ -35,6 +35,22 @@ def _from_context(name: str, what: str) -> Any:
     return getattr(flask.request, name)
 
 
+def _addressing(kwargs: Dict[str, Any], what: str, sender_unless: bool) -> Tuple[str, Any]:
+    """``(namespace, to)`` from the keyword arguments (popped), the event's context filling the gaps.
+
+    ``to`` falls back to ``room``, then to the sender unless ``sender_unless`` is true.
+    """
+    namespace = kwargs.pop("namespace", None)
+    if namespace is None:
+        namespace = _from_context("namespace", what)
+    to = kwargs.pop("to", None)
+    room = kwargs.pop("room", None)
+    to = to if to is not None else room
+    if to is None and not sender_unless:
+        to = _from_context("sid", what)
+    return namespace, to
+
+
 def emit(event: str, *args: Any, **kwargs: Any) -> None:
     """Emit an event; to the sender unless ``to``/``room`` or ``broadcast=True``.
 
@@ -43,15 +59,7 @@ def emit(event: str, *args: Any, **kwargs: Any) -> None:
     ``skip_sid``, ``callback`` (runs in this event's context), and siothread's
     ``ignore_queue``, ``volatile``, ``compress``, ``timeout``.
     """
-    namespace = kwargs.pop("namespace", None)
-    if namespace is None:
-        namespace = _from_context("namespace", "emit")
-    to = kwargs.pop("to", None)
-    room = kwargs.pop("room", None)
-    to = to if to is not None else room
-    broadcast = kwargs.pop("broadcast", False)
-    if to is None and not broadcast:
-        to = _from_context("sid", "emit")
+    namespace, to = _addressing(kwargs, "emit", sender_unless=bool(kwargs.pop("broadcast", False)))
     _socketio().emit(event, *args, namespace=namespace, to=to, **kwargs)
 
 
@@ -63,14 +71,7 @@ def send(message: Any, **kwargs: Any) -> None:
 
 def call(event: str, *args: Any, **kwargs: Any) -> Any:
     """Emit to the sender (or ``to=sid``) and wait for the ack (``timeout=60``)."""
-    namespace = kwargs.pop("namespace", None)
-    if namespace is None:
-        namespace = _from_context("namespace", "call")
-    to = kwargs.pop("to", None)
-    room = kwargs.pop("room", None)
-    to = to if to is not None else room
-    if to is None:
-        to = _from_context("sid", "call")
+    namespace, to = _addressing(kwargs, "call", sender_unless=False)
     return _socketio().call(event, *args, namespace=namespace, to=to, **kwargs)
 
 

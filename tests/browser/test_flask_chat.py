@@ -11,34 +11,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 
-from tests.browser.test_chat_example import _wait_listening
-from tests.conftest import JS_DIR, ROOT, free_port, require_node_modules, require_program
+from tests.browser.example_server import example_server
+from tests.conftest import JS_DIR, require_node_modules, require_program
 
 
 @pytest.fixture
 def flask_chat():
-    if not (ROOT / "examples" / "node_modules" / "socket.io-client").is_dir():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                       cwd=ROOT / "examples", check=True)
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "flask_chat"), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _wait_listening(port, proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            proc.stderr.close()
+    with example_server("flask_chat") as url:
+        yield url
 
 
 @pytest.mark.node

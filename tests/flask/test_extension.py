@@ -340,6 +340,10 @@ def test_broadcast_include_self_and_namespaces(make_client):
     assert client2.get_received()[0]["args"] == [{"c": "d"}]
     client1.send({"j": 1}, json=True)
     assert client2.get_received() == [{"name": "json", "args": {"j": 1}, "namespace": "/"}]
+    client1.get_received()
+    socketio.emit("everyone but one", skip_sid=client2.get_sid())
+    assert client1.get_received() == [{"name": "everyone but one", "args": [], "namespace": "/"}]
+    assert client2.get_received() == []
 
 
 def test_rooms_join_leave_close_and_emit_from_outside(make_client):

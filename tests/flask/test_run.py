@@ -22,13 +22,14 @@ from tests.conftest import ROOT, free_port
 _CLOSE = {"Connection": "close"}
 
 
-def _wait_http(url: str, proc: "subprocess.Popen[bytes] | None" = None, timeout: float = 15.0) -> requests.Response:
+def _wait_http(url: str, proc: "subprocess.Popen[bytes] | None" = None, timeout: float = 15.0,
+               verify: object = True) -> requests.Response:
     deadline = time.monotonic() + timeout
     while True:
         if proc is not None and proc.poll() is not None:
             raise AssertionError(f"server exited with {proc.returncode}")
         try:
-            return requests.get(url, timeout=1, headers=_CLOSE)
+            return requests.get(url, timeout=1, headers=_CLOSE, verify=verify)
         except requests.ConnectionError:
             if time.monotonic() > deadline:
                 raise
@@ -78,14 +79,10 @@ def test_run_serves_on_siothread_and_stop_drains_clients(make_client):
 CERTS = ROOT / "tests" / "client" / "certs"
 
 
-@pytest.mark.no_leak_check  # same resolver-threadpool note as above
-def test_run_with_tls_and_flask_socketio_options():
-    app = Flask("tls")
-    socketio = SocketIO(app, async_mode="gevent", monitor_clients=True)
-
-    @app.route("/")
-    def index():
-        return "secure"
+def _echo_app(name: str, **options: object) -> tuple:
+    """An app with ``/stop`` (calls ``socketio.stop()``) and an ``echo`` event."""
+    app = Flask(name)
+    socketio = SocketIO(app, **options)
 
     @app.route("/stop")
     def stop():
@@ -96,65 +93,49 @@ def test_run_with_tls_and_flask_socketio_options():
     def echo(data):
         return data
 
+    return app, socketio
+
+
+def _serve_and_check(app: Flask, socketio: SocketIO, first_path: str, scheme: str = "http",
+                     verify: object = True, **run_options: object) -> requests.Response:
+    """run() in a thread; GET ``first_path``; an echo over WebSocket; /stop; the thread ends."""
     port = free_port()
-    runner = threading.Thread(target=socketio.run, args=(app,),
-                              kwargs={"port": port, "certfile": str(CERTS / "cert.pem"),
-                                      "keyfile": str(CERTS / "key.pem"), "log_output": False})
+    runner = threading.Thread(target=socketio.run, args=(app,), kwargs={"port": port, "log_output": False,
+                                                                       **run_options})
     runner.start()
-    url = f"https://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            response = requests.get(url + "/", timeout=1, verify=str(CERTS / "cert.pem"), headers=_CLOSE)
-            break
-        except requests.ConnectionError:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-    assert response.text == "secure"
+    url = f"{scheme}://127.0.0.1:{port}"
+    response = _wait_http(url + first_path, verify=verify)
     client = siothread.Client(reconnection=False, ssl_verify=False)
-    client.connect(url, transports=["websocket"], wait_timeout=5)
-    try:
-        assert client.call("echo", "over tls", timeout=5) == "over tls"
-    finally:
-        client.disconnect()
-    requests.get(url + "/stop", timeout=5, verify=str(CERTS / "cert.pem"), headers=_CLOSE)
-    runner.join(timeout=15)
-    assert not runner.is_alive()
-
-
-@pytest.mark.no_leak_check  # same resolver-threadpool note as above
-def test_debug_puts_werkzeugs_debugger_in_front_of_views_only(capfd):
-    app = Flask("debug")
-    socketio = SocketIO(app)
-
-    @app.route("/fail")
-    def fail():
-        raise RuntimeError("view failed")
-
-    @app.route("/stop")
-    def stop():
-        socketio.stop()
-        return ""
-
-    @socketio.on("echo")
-    def echo(data):
-        return data
-
-    port = free_port()
-    runner = threading.Thread(target=socketio.run, args=(app,),
-                              kwargs={"port": port, "debug": True, "use_reloader": False, "log_output": False})
-    runner.start()
-    url = f"http://127.0.0.1:{port}"
-    response = _wait_http(url + "/fail")
-    assert response.status_code == 500 and "Werkzeug Debugger" in response.text
-    client = siothread.Client(reconnection=False)
     client.connect(url, transports=["websocket"], wait_timeout=5)
     try:
         assert client.call("echo", "still socket.io", timeout=5) == "still socket.io"
     finally:
         client.disconnect()
-    requests.get(url + "/stop", timeout=5, headers=_CLOSE)
+    requests.get(url + "/stop", timeout=5, verify=verify, headers=_CLOSE)
     runner.join(timeout=15)
+    assert not runner.is_alive()
+    return response
+
+
+@pytest.mark.no_leak_check  # same resolver-threadpool note as above
+def test_run_with_tls_and_flask_socketio_options():
+    app, socketio = _echo_app("tls", async_mode="gevent", monitor_clients=True)
+    app.add_url_rule("/", "index", lambda: "secure")
+    response = _serve_and_check(app, socketio, "/", scheme="https", verify=str(CERTS / "cert.pem"),
+                                certfile=str(CERTS / "cert.pem"), keyfile=str(CERTS / "key.pem"))
+    assert response.text == "secure"
+
+
+@pytest.mark.no_leak_check  # same resolver-threadpool note as above
+def test_debug_puts_werkzeugs_debugger_in_front_of_views_only(capfd):
+    app, socketio = _echo_app("debug")
+
+    @app.route("/fail")
+    def fail():
+        raise RuntimeError("view failed")
+
+    response = _serve_and_check(app, socketio, "/fail", debug=True, use_reloader=False)
+    assert response.status_code == 500 and "Werkzeug Debugger" in response.text
     assert "Debugger PIN" in capfd.readouterr().err
 
 
