@@ -16,7 +16,8 @@ import requests
 from flask import Flask, request, session
 
 import siothread
-from flask_siothread import ConnectionRefusedError, SocketIO, call, emit, join_room
+from flask_siothread import (ConnectionRefusedError, Namespace, SocketIO, call, close_room, disconnect, emit,
+                             join_room, leave_room, rooms, send)
 from tests.conftest import JS_DIR, require_node_modules
 
 app = Flask(__name__)
@@ -55,6 +56,43 @@ def say(text):
 @socketio.on("ask")
 def ask():
     return call("question", "what?", timeout=5)
+
+
+@socketio.on("shout")
+def shout(text):
+    send(text, to=session["room"], include_self=False)
+
+
+@socketio.on("leave")
+def leave():
+    leave_room(session["room"])
+    return rooms()
+
+
+@socketio.on("close")
+def close(room):
+    close_room(room)
+
+
+@socketio.on("bye")
+def bye():
+    disconnect()
+
+
+class Tools(Namespace):
+    def on_connect(self, auth):
+        send(f"tools for {session.get('user')}")
+
+    def on_boom(self):
+        raise KeyError("boom")
+
+
+socketio.on_namespace(Tools("/tools"))
+
+
+@socketio.on_error("/tools")
+def tools_error(exc):
+    return {"error": type(exc).__name__, "event": request.event["message"], "namespace": request.namespace}
 
 
 answers: list = []
@@ -111,6 +149,13 @@ def test_socket_io_client_peers_see_flask_context_rooms_call_binary_and_view_emi
     assert result["bin"] == [1, 2, 255]
     assert result["notifyStatus"] == 200 and result["notice"] == {"by": "alice"}
     assert result["refused"] == {"message": "not this room", "data": {"room": "forbidden"}}
+    assert result["shouted"] == "hey" and result["shoutedToSelf"] is None
+    assert result["roomsAfterLeave"] == [welcome["sid"]]
+    assert result["afterLeave"] is None  # alice left the room: bob's shout no longer reaches her
+    assert result["tools"] == {"greeting": "tools for alice",
+                               "boom": {"error": "KeyError", "event": "boom", "namespace": "/tools"}}
+    assert result["closedRoom"] is None  # close_room emptied the room
+    assert result["byeReason"] == "io server disconnect"
 
 
 def test_siothread_client_with_the_flask_session_cookie(server_url):

@@ -50,6 +50,38 @@ function peer(cookie, auth) {
   result.refused = await new Promise((resolve) => refused.once("connect_error", (err) =>
     resolve({ message: err.message, data: err.data })));
   refused.close();
+
+  // send() to the room, leave_room()/rooms(), a class-based namespace with its error handler
+  const nextOrNothing = (socket, event, ms = 500) => new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), ms);
+    socket.once(event, (m) => { clearTimeout(timer); resolve(m); });
+  });
+  const shouted = nextOrNothing(b.socket, "message");
+  const shoutedToSelf = nextOrNothing(a.socket, "message");
+  a.socket.emit("shout", "hey");
+  result.shouted = await shouted;
+  result.shoutedToSelf = await shoutedToSelf;
+  result.roomsAfterLeave = await a.socket.timeout(3000).emitWithAck("leave");
+  const afterLeave = nextOrNothing(a.socket, "message");
+  b.socket.emit("shout", "are you there?");
+  result.afterLeave = await afterLeave;
+  const tools = io(url + "/tools", { transports, extraHeaders: { Cookie: opts.cookieA }, forceNew: true,
+                                     reconnection: false });
+  const greeting = await new Promise((resolve) => tools.once("message", resolve));
+  result.tools = { greeting, boom: await tools.timeout(3000).emitWithAck("boom") };
+  tools.close();
+  // close_room() from a handler: bob's room is emptied, nobody hears the next shout
+  await b.socket.timeout(3000).emitWithAck("close", "lobby").catch(() => null);
+  const closedRoom = nextOrNothing(b.socket, "message");
+  const c = peer(opts.cookieA, { room: "lobby" });
+  await c.welcome;
+  c.socket.emit("shout", "anyone?");
+  result.closedRoom = await closedRoom;
+  c.socket.close();
+  // disconnect() from a handler
+  const byeReason = new Promise((resolve) => a.socket.once("disconnect", resolve));
+  a.socket.emit("bye");
+  result.byeReason = await byeReason;
   a.socket.close();
   b.socket.close();
   done(result);
