@@ -135,7 +135,7 @@ def test_socket_io_client_peers_see_flask_context_rooms_call_binary_and_view_emi
     options = {"cookieA": _cookie(server_url, "alice"), "cookieB": _cookie(server_url, "bob"),
                "transports": transports}
     out = subprocess.run(["node", str(JS_DIR / "flask_peer.js"), server_url, json.dumps(options)],
-                         capture_output=True, text=True, timeout=30, cwd=str(JS_DIR))
+                         capture_output=True, text=True, timeout=40, cwd=str(JS_DIR))
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert "error" not in result, result
     welcome = result["welcomeA"]

@@ -13,7 +13,7 @@ function done(result) {
   process.stdout.write(JSON.stringify(result) + "\n");
   process.exit(0);
 }
-setTimeout(() => done({ error: "scenario timed out" }), 10000);
+setTimeout(() => done({ error: "scenario timed out" }), 25000);
 
 function peer(cookie, auth) {
   const socket = io(url, { transports, extraHeaders: { Cookie: cookie }, auth, query: { x: "query-value" },
@@ -56,7 +56,7 @@ function peer(cookie, auth) {
     const timer = setTimeout(() => resolve(null), ms);
     socket.once(event, (m) => { clearTimeout(timer); resolve(m); });
   });
-  const shouted = nextOrNothing(b.socket, "message");
+  const shouted = new Promise((resolve) => b.socket.once("message", resolve));
   const shoutedToSelf = nextOrNothing(a.socket, "message");
   a.socket.emit("shout", "hey");
   result.shouted = await shouted;
