@@ -22,7 +22,7 @@ from tests.conftest import ROOT, free_port
 _CLOSE = {"Connection": "close"}
 
 
-def _wait_http(url: str, proc: "subprocess.Popen[bytes] | None" = None, timeout: float = 15.0,
+def _wait_http(url: str, proc: "subprocess.Popen[bytes] | None" = None, timeout: float = 30.0,
                verify: object = True) -> requests.Response:
     deadline = time.monotonic() + timeout
     while True:
@@ -193,7 +193,7 @@ def test_flask_cli_command_serves_and_reloads(tmp_path: Path):
         watched.write_text("2")
         later = watched.stat().st_mtime + 5  # a different modification time, whatever the file system's resolution
         os.utime(watched, (later, later))
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         while True:
             try:
                 if int(requests.get(url + "/pid", timeout=1).text) != child:
