@@ -29,8 +29,10 @@ def _wait_http(url: str, proc: "subprocess.Popen[bytes] | None" = None, timeout:
         if proc is not None and proc.poll() is not None:
             raise AssertionError(f"server exited with {proc.returncode}")
         try:
-            return requests.get(url, timeout=1, headers=_CLOSE, verify=verify)
-        except requests.ConnectionError:
+            return requests.get(url, timeout=5, headers=_CLOSE, verify=verify)
+        except (requests.ConnectionError, requests.Timeout):
+            # refused until the server listens; under gunicorn the master listens before the
+            # worker has loaded the app, so a request may also wait unanswered until then
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
