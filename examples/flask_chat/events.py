@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Any, Deque, Dict, List
 
 from flask import request, session
@@ -27,8 +27,10 @@ from flask_siothread import ConnectionRefusedError, emit, join_room, leave_room,
 from . import socketio
 
 MAX_ROOM, MAX_TEXT, MAX_ROOMS, HISTORY = 32, 500, 10, 50
+#: rooms whose history is kept; the least recently active one is forgotten first
+MAX_HISTORIES = 1000
 
-_history: Dict[str, Deque[Dict[str, Any]]] = {}
+_history: "OrderedDict[str, Deque[Dict[str, Any]]]" = OrderedDict()
 _ids = itertools.count(1)
 _lock = threading.Lock()
 
@@ -49,6 +51,9 @@ def _post(room: str, nickname: str, text: str, system: bool = False) -> Dict[str
     with _lock:
         message = {"id": next(_ids), "room": room, "nickname": nickname, "text": text, "system": system}
         _history.setdefault(room, deque(maxlen=HISTORY)).append(message)
+        _history.move_to_end(room)
+        while len(_history) > MAX_HISTORIES:
+            _history.popitem(last=False)
     socketio.emit("message", message, to=room)
     return message
 

@@ -3,7 +3,8 @@
 // (connection-state recovery replays it). Every message is shown once, keyed by its server id.
 "use strict";
 
-const socket = io({ transports: ["polling", "websocket"] });
+// back within two seconds of the network coming back (the default backoff goes up to five)
+const socket = io({ transports: ["polling", "websocket"], reconnectionDelayMax: 2000 });
 const rooms = new Map();      // room -> {messages: Map(id -> message), typing: Set(nickname)}
 let current = null;
 const $ = (id) => document.getElementById(id);
