@@ -87,6 +87,7 @@ socketio.on_event("yet another custom event", get_request_event2)
 
 @socketio.on("*")
 def catch_all(event, data):
+    seen["catch_all_event"] = request.event
     emit("my custom response", (event, data))
 
 
@@ -288,6 +289,8 @@ def test_catch_all_event_and_catch_all_namespace(make_client):
     client.get_received()
     client.emit("random event", {"foo": "bar"})
     assert client.get_received()[0]["args"] == ["random event", {"foo": "bar"}]
+    # the real event name, not '*' (a deliberate difference, docs/flask.md)
+    assert seen["catch_all_event"] == {"message": "random event", "args": ({"foo": "bar"},)}
     client2 = make_client(socketio, app, namespace="/test")
     client2.get_received("/test")
     client2.emit("wildcard", {"a": "b"}, namespace="/test")
