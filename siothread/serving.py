@@ -1189,28 +1189,35 @@ def make_server(app: Any, host: str = "127.0.0.1", port: int = 5000, *, header_t
 
 
 def serve(app: Any, host: str = "127.0.0.1", port: int = 5000, *, shutdown_timeout: float = 10.0,
-          **kwargs: Any) -> None:
+          stop_event: Any = None, **kwargs: Any) -> None:
     """Serve ``app`` until SIGINT/SIGTERM, then shut down gracefully.
 
     When ``app`` has a ``shutdown(timeout)`` method (:class:`siothread.WSGIApp`
     does), it runs first: new sessions are refused, clients
     are disconnected with reason "server shutting down", then the listener closes.
+    ``stop_event`` (an event such as ``sio.runtime.Event()``) stops it the same
+    way when set, for code that serves in-process (``flask_siothread``'s ``stop()``).
     """
     server = make_server(app, host, port, **kwargs)
-    stopping = gevent.event.Event()
+    stopping = stop_event if stop_event is not None else gevent.event.Event()
 
     def request_stop(*_: Any) -> None:
         stopping.set()
 
+    handlers = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
-            gevent.signal_handler(sig, request_stop)
+            handlers.append(gevent.signal_handler(sig, request_stop))
         except (ValueError, AttributeError):  # not the main thread
             pass
-    server.start()
-    print(f"siothread serving on http://{host}:{server.server_port}", file=sys.stderr, flush=True)
-    stopping.wait()
-    target = getattr(app, "shutdown", None)
-    if callable(target):
-        target(shutdown_timeout)
-    server.stop(timeout=1.0)
+    try:
+        server.start()
+        print(f"siothread serving on http://{host}:{server.server_port}", file=sys.stderr, flush=True)
+        stopping.wait()
+        target = getattr(app, "shutdown", None)
+        if callable(target):
+            target(shutdown_timeout)
+        server.stop(timeout=1.0)
+    finally:
+        for handler in handlers:
+            handler.cancel()

@@ -8,50 +8,19 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 
 import pytest
 import socketio as python_socketio
 
-from tests.conftest import JS_DIR, ROOT, free_port, require_node_modules, require_program
-
-
-def _wait_listening(port: int, proc: subprocess.Popen, timeout: float = 15.0) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"chat example exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("chat example did not start listening")
+from tests.browser.example_server import example_server
+from tests.conftest import JS_DIR, require_node_modules, require_program
 
 
 @pytest.fixture
 def chat_server():
-    if not (ROOT / "examples" / "node_modules" / "socket.io-client").is_dir():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                       cwd=ROOT / "examples", check=True)
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "chat_wsgi.py"), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _wait_listening(port, proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            proc.stderr.close()
+    with example_server("chat_wsgi.py") as url:
+        yield url
 
 
 @pytest.mark.node
