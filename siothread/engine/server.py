@@ -420,6 +420,8 @@ class Server:
     def _on_ws_message(self, session: Session, data: Any) -> None:
         if type(data) is str:
             if data[:1] == "4" and SEPARATOR not in data:
+                # decode_ws_text + session_packet below, for a lone MESSAGE; tests/engine/test_owner.py::
+                # test_the_ws_text_fast_path_agrees_with_the_general_decoder keeps them equal
                 self._on_message(session.sid, data[1:])
                 return
             for packet in decode_ws_text(data, max_packets=self.config.max_packets_per_payload):

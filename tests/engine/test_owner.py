@@ -1,4 +1,5 @@
-"""Sessions and transports report to their owner only through ``SessionOwner`` (engine/owner.py).
+"""Sessions and transports report to their owner only through ``SessionOwner`` (engine/owner.py);
+the engine's WebSocket text fast path agrees with the general decoder.
 
 A recording owner stands in for the engine server (the seam is internal, not an
 edge), which proves a session needs nothing else of it; the real server is checked
@@ -9,11 +10,16 @@ from __future__ import annotations
 import logging
 from typing import Any, List, Tuple
 
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
 from siothread.engine import Server
 from siothread.engine._runtime import RUNTIME
 from siothread.engine.config import EngineConfig
 from siothread.engine.owner import SessionOwner
 from siothread.engine.session import Reason, Session
+from siothread.protocol.engineio import PacketType, decode_ws_text
 
 
 class RecordingOwner:
@@ -85,3 +91,31 @@ def test_has_session_covers_a_closed_session_whose_last_poll_is_pending() -> Non
     assert not eio.has_session("unknown")
     eio._drop_last_poll(session)
     assert not eio.has_session(sid)
+
+
+# -- the WebSocket text fast path -------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+@example("4")
+@example("4hello")
+@example("4a\x1e4b")
+@example("2")
+@example("")
+def test_the_ws_text_fast_path_agrees_with_the_general_decoder(text: str) -> None:
+    """engine Server._on_ws_message: a lone MESSAGE frame skips decode_ws_text; both give the same data."""
+    eio = Server()
+    fast: List[Any] = []
+    eio.on("message", lambda sid, data: fast.append(data))
+    session = Session(eio, "s", {}, "websocket")
+    # open and without a transport: whatever the server answers is queued, nothing is sent
+    try:
+        general = [p.data if p.data is not None else "" for p in decode_ws_text(text)
+                   if p.type is PacketType.MESSAGE]
+    except Exception as exc:  # the general decoder refuses it: so must the server
+        with pytest.raises(type(exc)):
+            eio._on_ws_message(session, text)
+        return
+    eio._on_ws_message(session, text)
+    assert fast == general
