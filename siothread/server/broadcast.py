@@ -126,7 +126,7 @@ class Broadcaster:
         server = self.server
         sockets = server._sockets
         outgoing = server._outgoing
-        event = packet.data[0] if outgoing else None
+        event: Any = packet.data[0] if outgoing else None
         if len(sids) == 1:
             sock = sockets.get(sids[0])
             if sock is None or sock.state >= _DISCONNECTING:

@@ -59,7 +59,7 @@ EventMiddleware = Callable[[str, str, list], Any]
 
 
 def run_hooked(around: List[AroundHook], after: List[AfterHook], logger: logging.Logger, info: HandlerInfo,
-               fn: Callable[..., Any], args: tuple) -> Any:
+               fn: Callable[..., Any], args: Tuple[Any, ...]) -> Any:
     """Run ``fn(*args)`` inside the around hooks (the first registered outermost), then every after hook.
 
     The handler's exception propagates, after the after hooks saw it; an after hook's

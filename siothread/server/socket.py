@@ -171,10 +171,7 @@ class Socket:
         if self.worker is None:
             self.start_worker()
         else:
-            parked = self.parked
-            if parked is not None:
-                self.parked = None
-                parked.wake()
+            self.wake_worker()
 
     def start_worker(self) -> None:
         server = self.server
@@ -266,7 +263,7 @@ class Socket:
             parked.wake()
 
     def wake_worker(self) -> None:
-        """Wake a lingering worker (shutdown: it ends once its inbox is empty)."""
+        """Wake the worker if it lingers for the next item (also at shutdown: it ends once its inbox is empty)."""
         parked = self.parked
         if parked is not None:
             self.parked = None
