@@ -57,10 +57,10 @@ def require_program(name: str, install_hint: str) -> str:
     return path
 
 
-def require_node_modules() -> Path:
-    """The tests/js folder with its npm packages installed (see scripts/test.sh)."""
+def require_node_modules(package: str = "socket.io-client") -> Path:
+    """The tests/js folder with its npm packages (``package`` checked) installed (see scripts/test.sh)."""
     require_program("node", "Node.js 20 (Debian package nodejs)")
-    if not (JS_DIR / "node_modules" / "socket.io-client").is_dir():
+    if not (JS_DIR / "node_modules" / package).is_dir():
         message = "tests/js/node_modules missing: run `npm ci` in tests/js (scripts/test.sh does)"
         if IN_CI:
             pytest.fail(message)

@@ -21,7 +21,7 @@ from .http import StartResponse, compress_body, cors_headers, error_response
 from .session import Reason, Session, State
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .server import Server
+    from .owner import SessionOwner
 
 __all__ = ["handle_get", "handle_post", "read_body", "BodyTooLarge", "BodyTimeout"]
 
@@ -36,7 +36,7 @@ class BodyTimeout(Exception):
     """The request body did not arrive in time."""
 
 
-def read_body(server: "Server", environ: dict, limit: int) -> bytes:
+def read_body(owner: "SessionOwner", environ: dict, limit: int) -> bytes:
     """Read the request body, at most ``limit`` bytes, within ``body_timeout``.
 
     Raises BodyTooLarge as soon as the declared or received size crosses the cap,
@@ -60,9 +60,9 @@ def read_body(server: "Server", environ: dict, limit: int) -> bytes:
                 return bytes(body)
     parts: List[bytes] = []
     received = 0
-    rt = server.runtime
+    rt = owner.runtime
     try:
-        with rt.Timeout(server.config.body_timeout, BodyTimeout):
+        with rt.Timeout(owner.config.body_timeout, BodyTimeout):
             while True:
                 want = min(_CHUNK, limit + 1 - received)
                 if declared is not None and declared >= 0:
@@ -101,7 +101,7 @@ def jsonp_wrap(index: str, payload: str) -> bytes:
 _JSONP_NEWLINES = re.compile(r"(\\)?\\n")
 
 
-def _watch_hangup(server: "Server", environ: dict, session: Session, gone: List[bool]) -> Any:
+def _watch_hangup(owner: "SessionOwner", environ: dict, session: Session, gone: List[bool]) -> Any:
     """While a GET is parked, notice the client closing its connection; None when we cannot.
 
     The request's socket (under pywsgi or gunicorn's gevent worker) is peeked at when it
@@ -126,12 +126,12 @@ def _watch_hangup(server: "Server", environ: dict, session: Session, gone: List[
         sock = getattr(getattr(rfile, "raw", None), "_sock", None)
     if sock is None or not hasattr(sock, "recv"):
         return None
-    return server.runtime.on_hangup(sock, hung_up)
+    return owner.runtime.on_hangup(sock, hung_up)
 
 
-def handle_get(server: "Server", session: Session, environ: dict, query: dict,
+def handle_get(owner: "SessionOwner", session: Session, environ: dict, query: dict,
                start_response: StartResponse) -> List[bytes]:
-    extra = cors_headers(environ, server.config)
+    extra = cors_headers(environ, owner.config)
     index = jsonp_index(query)
     if index == "":
         # Refused before it takes (and would lose) what is queued for the session.
@@ -148,9 +148,9 @@ def handle_get(server: "Server", session: Session, environ: dict, query: dict,
                 segments = ["6"]
             else:
                 gone: List[bool] = []
-                watcher = _watch_hangup(server, environ, session, gone)
+                watcher = _watch_hangup(owner, environ, session, gone)
                 try:
-                    session.wait_for_pending(server.config.ping_interval + server.config.ping_timeout)
+                    session.wait_for_pending(owner.config.ping_interval + owner.config.ping_timeout)
                 finally:
                     if watcher is not None:
                         watcher()
@@ -169,7 +169,7 @@ def handle_get(server: "Server", session: Session, environ: dict, query: dict,
         body = jsonp_wrap(index, payload)
         extra.append(("Content-Type", "text/javascript; charset=UTF-8"))
         return _send(start_response, body, extra, content_type=None)
-    body, encoding = compress_body(environ, payload.encode("utf-8"), server.config)
+    body, encoding = compress_body(environ, payload.encode("utf-8"), owner.config)
     if encoding:
         extra.append(("Content-Encoding", encoding))
     return _send(start_response, body, extra)
@@ -184,9 +184,9 @@ def _send(start_response: StartResponse, body: bytes, extra: list, content_type:
     return [body]
 
 
-def handle_post(server: "Server", session: Session, environ: dict, query: dict,
+def handle_post(owner: "SessionOwner", session: Session, environ: dict, query: dict,
                 start_response: StartResponse) -> List[bytes]:
-    extra = cors_headers(environ, server.config)
+    extra = cors_headers(environ, owner.config)
     ctype = environ.get("CONTENT_TYPE", "")
     if ctype.split(";")[0].strip().lower() == "application/octet-stream":
         # EIO4 polling bodies are text; answer and end the response (CVE-2026-59725).
@@ -198,7 +198,7 @@ def handle_post(server: "Server", session: Session, environ: dict, query: dict,
     session.post_active = True
     try:
         try:
-            body = read_body(server, environ, server.config.max_http_buffer_size)
+            body = read_body(owner, environ, owner.config.max_http_buffer_size)
         except BodyTooLarge:
             session.close(Reason.TRANSPORT_ERROR)
             # The rest of the body is never read: the connection cannot be reused (E5).
@@ -216,9 +216,9 @@ def handle_post(server: "Server", session: Session, environ: dict, query: dict,
                 form = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=4)
                 text = form.get("d", [""])[0]
                 text = _JSONP_NEWLINES.sub(lambda m: m.group(0) if m.group(1) else "\n", text)
-                packets = decode_payload(text, max_packets=server.config.max_packets_per_payload)
+                packets = decode_payload(text, max_packets=owner.config.max_packets_per_payload)
             else:
-                packets = decode_payload(body, max_packets=server.config.max_packets_per_payload)
+                packets = decode_payload(body, max_packets=owner.config.max_packets_per_payload)
         except (RemoteProtocolError, UnicodeDecodeError, ValueError):
             session.close(Reason.PARSE_ERROR)
             return error_response(start_response, EngineErrorCode.BAD_REQUEST, extra_headers=extra)
@@ -226,7 +226,7 @@ def handle_post(server: "Server", session: Session, environ: dict, query: dict,
         for packet in packets:
             if session.closed:
                 break
-            server._on_packet(session, packet)
+            owner.session_packet(session, packet)
     finally:
         session.post_active = False
     body_out = b"ok"

@@ -32,6 +32,11 @@ _EVENTS = ("connect", "message", "disconnect", "overflow")
 class Server:
     """An Engine.IO server; serve it with :class:`siothread.WSGIApp`.
 
+    It owns its sessions and their transports, which report back to it through
+    the :class:`~siothread.engine.owner.SessionOwner` methods (``session_packet``,
+    ``session_overflow``, ``session_closing``, ``keep_last_poll``, ``session_closed``);
+    those are for sessions and transports, not for applications.
+
     Options are those of :class:`~siothread.engine.config.EngineConfig`; an
     unknown keyword raises ``TypeError``.
 
@@ -126,6 +131,15 @@ class Server:
 
     def is_connected(self, sid: str) -> bool:
         return sid in self.sessions
+
+    def has_session(self, sid: str) -> bool:
+        """Whether requests for ``sid`` belong to this server (this process).
+
+        True for an open session, and for a polling session closed by the server
+        whose last payload still waits for the client's next GET. For a worker
+        model that routes requests by sid across processes.
+        """
+        return sid in self.sessions or sid in self._last_polls
 
     def environ(self, sid: str) -> dict:
         session = self.sessions.get(sid)
@@ -406,16 +420,20 @@ class Server:
     def _on_ws_message(self, session: Session, data: Any) -> None:
         if type(data) is str:
             if data[:1] == "4" and SEPARATOR not in data:
+                # decode_ws_text + session_packet below, for a lone MESSAGE; tests/engine/test_owner.py::
+                # test_the_ws_text_fast_path_agrees_with_the_general_decoder keeps them equal
                 self._on_message(session.sid, data[1:])
                 return
             for packet in decode_ws_text(data, max_packets=self.config.max_packets_per_payload):
-                self._on_packet(session, packet)
+                self.session_packet(session, packet)
                 if session.closed:
                     return
         else:
             self._on_message(session.sid, data)
 
-    def _on_packet(self, session: Session, packet: Packet) -> None:
+    # -- what sessions and transports report (the SessionOwner interface) --------
+    def session_packet(self, session: Session, packet: Packet) -> None:
+        """A packet from the client (a polling POST, or a batched WebSocket text frame)."""
         ptype = packet.type
         if ptype is PacketType.MESSAGE:
             self._on_message(session.sid, packet.data if packet.data is not None else "")
@@ -427,12 +445,12 @@ class Server:
             session.close(Reason.TRANSPORT_CLOSE, notify_peer=False)
         # PING (EIO3 only), NOOP, UPGRADE and OPEN from a client carry nothing for us.
 
-    # -- session callbacks --------------------------------------------------------
-    def _forget(self, session: Session) -> None:
+    def session_closing(self, session: Session) -> None:
+        """The session starts closing: requests for its sid no longer reach it."""
         if self.sessions.get(session.sid) is session:
             del self.sessions[session.sid]
 
-    def _hold_for_last_poll(self, session: Session) -> None:
+    def keep_last_poll(self, session: Session) -> None:
         """Keep a closed polling session's last payload for the client's next GET.
 
         Node keeps a closing socket until its buffer drained (``socket.ts`` ``close()``);
@@ -447,10 +465,11 @@ class Server:
         if self._last_polls.get(session.sid) is session:
             del self._last_polls[session.sid]
 
-    def _session_closed(self, session: Session, reason: str) -> None:
+    def session_closed(self, session: Session, reason: str) -> None:
+        """The session is closed: run the application's ``disconnect`` handler."""
         self._trigger("disconnect", session.sid, reason)
 
-    def _overflow(self, session: Session) -> bool:
+    def session_overflow(self, session: Session) -> bool:
         """Apply the overflow policy; called from write paths, so it never blocks. Returns False.
 
         Reported once per overflow episode (until the backlog drains): a peer that never

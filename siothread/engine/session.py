@@ -35,7 +35,7 @@ from ..errors import LocalProtocolError
 from .prepared import Prepared
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .server import Server
+    from .owner import SessionOwner
     from .websocket import WebSocketConnection
 
 __all__ = ["State", "Session", "Reason"]
@@ -80,14 +80,15 @@ class Session:
     """Server side of one Engine.IO connection."""
 
     __slots__ = (
-        "sid", "server", "environ", "transport", "state", "ws", "reason",
+        "sid", "owner", "environ", "transport", "state", "ws", "reason",
         "_pending", "_pending_bytes", "_poll_parking", "poll_active", "post_active",
         "_ping_timer", "_pong_timer", "_closed_event", "upgrade_ws", "overflowed", "heard", "__weakref__",
     )
 
-    def __init__(self, server: "Server", sid: str, environ: dict, transport: str) -> None:
+    def __init__(self, owner: "SessionOwner", sid: str, environ: dict, transport: str) -> None:
         self.sid = sid
-        self.server = server
+        #: the engine server this session reports to (through :class:`~.owner.SessionOwner` only)
+        self.owner = owner
         self.environ = environ
         self.transport = transport
         self.state = State.OPEN
@@ -97,7 +98,7 @@ class Session:
         self.reason: Optional[str] = None
         self._pending: List[str] = []
         self._pending_bytes = 0
-        rt = server.runtime
+        rt = owner.runtime
         #: where a GET with nothing to deliver waits (one at a time: a second GET is refused)
         self._poll_parking = rt.Parking()
         self.poll_active = False
@@ -114,8 +115,8 @@ class Session:
     def _set_state(self, new: State) -> None:
         if new not in _ALLOWED[self.state]:
             raise LocalProtocolError(f"illegal session transition {self.state.value} -> {new.value}")
-        if self.server.debug:
-            self.server.logger.debug("%s: %s -> %s", self.sid, self.state.value, new.value)
+        if self.owner.debug:
+            self.owner.logger.debug("%s: %s -> %s", self.sid, self.state.value, new.value)
         self.state = new
 
     @property
@@ -146,10 +147,10 @@ class Session:
         return self._queue_segments([segment], len(segment))
 
     def _queue_segments(self, segments: List[str], nbytes: int) -> bool:
-        cfg = self.server.config
+        cfg = self.owner.config
         if (len(self._pending) + len(segments) > cfg.max_queue
                 or self._pending_bytes + nbytes > cfg.max_queue_bytes):
-            return self.server._overflow(self)
+            return self.owner.session_overflow(self)
         self._pending.extend(segments)
         self._pending_bytes += nbytes
         self._poll_parking.wake()
@@ -189,7 +190,7 @@ class Session:
     def _schedule_ping(self) -> None:
         if self.state is State.CLOSED:
             return
-        self._ping_timer = self.server.runtime.call_later_in_loop(self.server.config.ping_interval,
+        self._ping_timer = self.owner.runtime.call_later_in_loop(self.owner.config.ping_interval,
                                                                   self._send_ping)
 
     def _send_ping(self) -> None:
@@ -200,13 +201,13 @@ class Session:
         try:
             self.send_text_packet(_PING_SEGMENT)
         except Exception:  # pragma: no cover - the write path reports its own errors
-            self.server.logger.exception("%s: sending PING failed", self.sid)
+            self.owner.logger.exception("%s: sending PING failed", self.sid)
         self._await_pong()
 
     def _await_pong(self) -> None:
         self.heard = False
-        cfg = self.server.config
-        self._pong_timer = self.server.runtime.call_later_in_loop(
+        cfg = self.owner.config
+        self._pong_timer = self.owner.runtime.call_later_in_loop(
             cfg.ping_timeout + cfg.ping_grace, self._pong_missing
         )
 
@@ -220,7 +221,7 @@ class Session:
             return
         if not self.closed:
             # Closing runs the application's disconnect handler: give it a greenlet.
-            self.server.runtime.spawn(self.close, Reason.PING_TIMEOUT)
+            self.owner.runtime.spawn(self.close, Reason.PING_TIMEOUT)
 
     def on_pong(self) -> None:
         timer = self._pong_timer
@@ -265,7 +266,7 @@ class Session:
         self.reason = reason
         self._set_state(State.CLOSING)
         self._stop_heartbeat()
-        self.server._forget(self)
+        self.owner.session_closing(self)
         ws, upgrade_ws = self.ws, self.upgrade_ws
         if ws is not None:
             ws.close_session_transport(send_close_packet=notify_peer)
@@ -274,10 +275,10 @@ class Session:
                 # A pending (or the next) GET receives what was queued plus CLOSE.
                 self._pending.append("1")
                 if not self.poll_active and reason not in _PEER_GONE:
-                    self.server._hold_for_last_poll(self)
+                    self.owner.keep_last_poll(self)
             self._poll_parking.wake()
         if upgrade_ws is not None:
             upgrade_ws.abort()
         self._set_state(State.CLOSED)
         self._closed_event.set()
-        self.server._session_closed(self, reason)
+        self.owner.session_closed(self, reason)

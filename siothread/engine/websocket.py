@@ -27,7 +27,7 @@ from ._runtime import raw_socket
 from .prepared import Prepared
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .server import Server
+    from .owner import SessionOwner
 
 __all__ = ["WebSocketConnection"]
 
@@ -46,20 +46,21 @@ class WebSocketConnection:
 
     def __init__(
         self,
-        server: "Server",
+        owner: "SessionOwner",
         gsock: Any,
         prefix: bytes = b"",
         *,
         deflate: Optional[wsproto.PerMessageDeflate] = None,
     ) -> None:
-        self.server = server
+        #: the engine server this connection reports to (through :class:`~.owner.SessionOwner` only)
+        self.owner = owner
         self._gsock = gsock
-        self._read, self._release_reader = server.runtime.socket_reader(gsock, prefix)
+        self._read, self._release_reader = owner.runtime.socket_reader(gsock, prefix)
         # The raw non-blocking socket under gevent's wrapper: send() on it never waits.
         # None for TLS, whose bytes must go through the wrapper (written by the flusher).
         self._raw = raw_socket(gsock)
         self._deflate = deflate
-        cfg = server.config
+        cfg = owner.config
         self.parser = wsproto.FrameParser(
             expect_masked=True,
             max_message_size=cfg.max_http_buffer_size,
@@ -72,7 +73,7 @@ class WebSocketConnection:
         # What was written during this loop pass (None when nothing is), sent by flush_batched().
         self._batched: Optional[list] = None
         self._batched_bytes = 0
-        self._write_batch = server.runtime.write_batch() if self._raw is not None else None
+        self._write_batch = owner.runtime.write_batch() if self._raw is not None else None
         self._flusher: Any = None
         self._broken = False
         self._closing = False
@@ -163,10 +164,10 @@ class WebSocketConnection:
             self._start_flusher()
 
     def _enqueue(self, view: memoryview, packets: int) -> bool:
-        cfg = self.server.config
+        cfg = self.owner.config
         if (self.buffered_bytes + len(view) > cfg.max_queue_bytes
                 or len(self._buffer) + packets > cfg.max_queue) and self.session is not None:
-            return self.server._overflow(self.session)
+            return self.owner.session_overflow(self.session)
         self._backlog().append(view)
         self.buffered_bytes += len(view)
         self._start_flusher()
@@ -180,7 +181,7 @@ class WebSocketConnection:
 
     def _start_flusher(self) -> None:
         if self._flusher is None:
-            self._flusher = self.server.runtime.spawn(self._flush)
+            self._flusher = self.owner.runtime.spawn(self._flush)
 
     def _flush(self) -> None:
         try:
@@ -231,7 +232,7 @@ class WebSocketConnection:
         if not self._buffer:
             self._send_close_frame(CloseCode.NORMAL)
         # The peer answers our close frame and the reader ends; if it never does, cut it off.
-        self._close_timer = self.server.runtime.call_later(_CLOSE_TIMEOUT, self._shutdown)
+        self._close_timer = self.owner.runtime.call_later(_CLOSE_TIMEOUT, self._shutdown)
 
     def abort(self, code: int = CloseCode.NORMAL) -> None:
         """Close at once (a failed upgrade probe, a refused second WebSocket)."""
@@ -313,7 +314,7 @@ class WebSocketConnection:
         except OSError:
             return
         budget = _LINGER_BYTES
-        with self.server.runtime.Timeout(_LINGER_TIMEOUT, False):
+        with self.owner.runtime.Timeout(_LINGER_TIMEOUT, False):
             try:
                 while budget > 0:
                     data = read(_READ_SIZE)

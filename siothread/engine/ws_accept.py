@@ -23,7 +23,7 @@ from ..protocol import websocket as wsproto
 from .websocket import WebSocketConnection
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .server import Server
+    from .owner import SessionOwner
 
 __all__ = ["Acceptor", "find_acceptor"]
 
@@ -52,7 +52,7 @@ class Acceptor(abc.ABC):
         return response
 
     @abc.abstractmethod
-    def accept(self, server: "Server") -> WebSocketConnection:
+    def accept(self, owner: "SessionOwner") -> WebSocketConnection:
         """Complete the handshake and wrap the socket."""
 
     def done(self, conn: Optional[WebSocketConnection]) -> Any:
@@ -85,9 +85,9 @@ class GeventWebSocketAcceptor(Acceptor):
         self.ws.closed = True
         return []
 
-    def accept(self, server: "Server") -> WebSocketConnection:
+    def accept(self, owner: "SessionOwner") -> WebSocketConnection:
         gsock, rfile = self._socket()
-        return WebSocketConnection(server, gsock, drain_buffered(gsock, rfile))
+        return WebSocketConnection(owner, gsock, drain_buffered(gsock, rfile))
 
     def done(self, conn: Optional[WebSocketConnection]) -> Any:
         # We already sent (or answered) the close frame; keep gevent-websocket from sending another.
@@ -112,11 +112,11 @@ class TakeoverAcceptor(Acceptor):
             self.environ.get("REQUEST_METHOD", "GET"), _request_headers(self.environ)
         )
 
-    def accept(self, server: "Server") -> WebSocketConnection:
+    def accept(self, owner: "SessionOwner") -> WebSocketConnection:
         assert self.key is not None
         deflate = None
         extensions = None
-        if server.config.websocket_compression:
+        if owner.config.websocket_compression:
             offer = self.environ.get("HTTP_SEC_WEBSOCKET_EXTENSIONS")
             if offer:
                 # No context takeover on our side: a compressor per message instead of ~256 KiB of
@@ -143,7 +143,7 @@ class TakeoverAcceptor(Acceptor):
             except (OSError, ValueError):
                 pass
         gsock.settimeout(None)  # liveness is the heartbeat's job from here on
-        return WebSocketConnection(server, gsock, prefix, deflate=deflate)
+        return WebSocketConnection(owner, gsock, prefix, deflate=deflate)
 
     def done(self, conn: Optional[WebSocketConnection]) -> Any:
         if conn is not None:

@@ -590,6 +590,8 @@ def encode_event(namespace: str, data: List[Any], ack_id: Optional[int] = None) 
     For the sending path of a server, where ``data`` (``[name, *args]``) is a
     list it just built: the common packet (no binary values) is one call of the
     C JSON encoder. The result, and any error, is that of :func:`encode`.
+    (tests/unit/protocol/test_socketio_fast_paths.py::test_encode_event_and_ack_agree_with_encode
+    keeps them equal.)
     """
     if type(data) is list and data:
         name = data[0]
@@ -722,6 +724,8 @@ class Decoder:
             # the general path is made here too, or ruled out by the length;
             # anything unusual or invalid falls through to _parse_text, which
             # decides (and raises) exactly as it always does.
+            # tests/unit/protocol/test_socketio_fast_paths.py::test_feed_agrees_with_the_general_parser*
+            # keep the two equal.
             n = len(message)
             kind = message[:1]
             if (kind == "2" or kind == "3") and n > 2:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
 from urllib.parse import parse_qsl
 
 from ..errors import ConnectionRefusedError
-from ._socket import Socket, SocketState
+from .socket import Socket, SocketState
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import Server

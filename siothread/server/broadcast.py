@@ -1,24 +1,228 @@
-"""Chainable broadcast operators and remote socket handles (Node's ``BroadcastOperator``).
+"""Broadcasting: the adapter's view of the server, and the chainable operators users see.
+
+Every broadcast goes through the adapter (``client_manager``), which resolves
+the target (rooms minus excluded rooms, on every node of a cluster) and calls
+back the server's :class:`~siothread.adapters.base.AdapterHost` with the local
+recipients. :class:`Broadcaster` is that host: :meth:`Broadcaster.deliver`
+encodes the packet once, prepares the Engine.IO frames once and hands the same
+object to every recipient; one prepared object is one write, so a multi-frame
+binary packet never interleaves with another sender's. It also starts the ack
+collection of a broadcast with acks (:mod:`.acks`).
 
 ``sio.to('room').except_('muted').volatile.timeout(5).emit('tick', 1)`` builds
-an immutable operator step by step; the final call goes through the adapter,
-like every other broadcast. Reference: ``socketio/socket.io:
+an immutable :class:`BroadcastOperator` step by step; its final call goes
+through the :class:`Broadcaster`. Reference: ``socketio/socket.io:
 packages/socket.io/lib/broadcast-operator.ts`` (``to``/``in``/``except``/
 ``compress``/``volatile``/``local``/``timeout``/``emit``/``emitWithAck``/
 ``fetchSockets``/``socketsJoin``/``socketsLeave``/``disconnectSockets``,
-``RemoteSocket``).
+``RemoteSocket``) and ``lib/namespace.ts`` (the emit side).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Optional, Union
+import time
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Optional, Set, Union
+from urllib.parse import parse_qs
 
 from ..adapters.base import BroadcastOptions, SocketDetails, _as_frozenset
-from .acks import BroadcastAckResult
+from ..protocol import socketio as sioproto
+from .acks import BroadcastAckCollector, BroadcastAckResult
+from .reasons import reason
+from .socket import SocketState
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import Server
 
-__all__ = ["BroadcastOperator", "RemoteSocket"]
+__all__ = ["Broadcaster", "BroadcastOperator", "RemoteSocket", "handshake"]
+
+_P_EVENT = sioproto.PacketType.EVENT
+_Packet = sioproto.Packet
+_CONNECTING = SocketState.CONNECTING
+_CONNECTED = SocketState.CONNECTED
+_DISCONNECTING = SocketState.DISCONNECTING
+
+
+def handshake(environ: Dict[str, Any], auth: Dict[str, Any], issued: float) -> Dict[str, Any]:
+    """Node's ``socket.handshake`` built from the WSGI environ (JSON-serialisable)."""
+    headers = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers[key[5:].replace("_", "-").lower()] = value
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = environ["CONTENT_TYPE"]
+    query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
+    qs = environ.get("QUERY_STRING", "")
+    return {
+        "headers": headers,
+        "query": query,
+        "address": environ.get("REMOTE_ADDR", ""),
+        "time": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(issued)),
+        "issued": int(issued * 1000),
+        "url": environ.get("PATH_INFO", "") + ("?" + qs if qs else ""),
+        "secure": environ.get("wsgi.url_scheme") == "https",
+        "xdomain": "HTTP_ORIGIN" in environ,
+        "auth": auth,
+    }
+
+
+class Broadcaster:
+    """The broadcasts of one server, and the local end of its adapter (:class:`AdapterHost`)."""
+
+    __slots__ = ("server", "collectors")
+
+    def __init__(self, server: "Server") -> None:
+        self.server = server
+        #: broadcasts with acks still collecting (shutdown cancels them)
+        self.collectors: Set[BroadcastAckCollector] = set()
+
+    # -- emitting ------------------------------------------------------------------
+    def broadcast(self, namespace: str, event: str, args: List[Any], opts: BroadcastOptions,
+                  callback: Optional[Callable[[BroadcastAckResult], Any]] = None,
+                  timeout: Optional[float] = None) -> None:
+        """Emit to the target of ``opts``; with ``callback``, gather every recipient's ack."""
+        if not isinstance(event, str) or event in sioproto.RESERVED_EVENTS:
+            raise ValueError(f"{event!r} is a reserved or invalid event name")
+        server = self.server
+        if callback is None:
+            server.manager.broadcast(namespace, _Packet(_P_EVENT, namespace, [event, *args]), opts)
+            return
+
+        def done(result: BroadcastAckResult) -> None:
+            server._spawn_callback(callback, result)
+
+        self.start_collector(namespace, event, args, opts, timeout, done)
+
+    def call(self, namespace: str, event: str, args: List[Any], opts: BroadcastOptions,
+             timeout: Optional[float]) -> BroadcastAckResult:
+        """Broadcast with acks and wait for the per-sid result."""
+        waiter = self.server.runtime.AsyncResult()
+        self.start_collector(namespace, event, args, opts, timeout, waiter.set)
+        return waiter.get()  # type: ignore[no-any-return]
+
+    def start_collector(self, namespace: str, event: str, args: List[Any], opts: BroadcastOptions,
+                        timeout: Optional[float],
+                        on_done: Callable[[BroadcastAckResult], None]) -> BroadcastAckCollector:
+        server = self.server
+        ack_id = server._next_ack_id()
+        servers = 1 if opts.local else server.manager.server_count()
+        collectors = self.collectors
+
+        def finished(result: BroadcastAckResult) -> None:
+            collectors.discard(collector)
+            on_done(result)
+
+        collector = BroadcastAckCollector(ack_id, servers, finished)
+        collectors.add(collector)
+        if timeout is not None:
+            collector.timer = server.runtime.call_later(timeout, collector.expire)
+        server.manager.broadcast_with_ack(namespace, _Packet(_P_EVENT, namespace, [event, *args], ack_id), opts,
+                                          collector)
+        return collector
+
+    # -- what the adapter calls (AdapterHost) -----------------------------------------
+    def deliver(self, packet: Any, sids: List[str], opts: BroadcastOptions) -> int:
+        """Send one packet to local sockets: encode once, prepare once, one write each."""
+        if not sids:
+            return 0
+        server = self.server
+        sockets = server._sockets
+        outgoing = server._outgoing
+        event: Any = packet.data[0] if outgoing else None
+        if len(sids) == 1:
+            sock = sockets.get(sids[0])
+            if sock is None or sock.state >= _DISCONNECTING:
+                return 0
+            if outgoing:
+                server._notify_outgoing(sock.sid, sock.namespace, event, packet.data[1:])
+            sock.send_packet(packet, opts.volatile, opts.compress)
+            return 1
+        messages = server._encode(packet)
+        prepared = None
+        volatile = opts.volatile
+        count = 0
+        eio = server.eio
+        send_prepared = eio.send_prepared
+        for sid in sids:
+            sock = sockets.get(sid)
+            if sock is None:
+                continue
+            state = sock.state
+            if state == _CONNECTED:
+                if prepared is None:
+                    prepared = eio.prepare(messages, compress=opts.compress is not False)
+                if outgoing:
+                    server._notify_outgoing(sid, sock.namespace, event, packet.data[1:])
+                send_prepared(sock.eio_sid, prepared, volatile=volatile)
+                count += 1
+            elif state == _CONNECTING:
+                if outgoing:
+                    server._notify_outgoing(sid, sock.namespace, event, packet.data[1:])
+                sock.held.append((messages, volatile, opts.compress))
+                count += 1
+        if server._observers and count:
+            server._observe("packet_out", count * sum(len(m) for m in messages))
+        return count
+
+    def deliver_with_ack(self, packet: Any, sids: List[str], opts: BroadcastOptions,
+                         collector: BroadcastAckCollector) -> int:
+        sockets = self.server._sockets
+        reached: List[str] = []
+        for sid in sids:
+            sock = sockets.get(sid)
+            if sock is None or sock.state >= _DISCONNECTING:
+                continue
+            collector.register(sid, sock.acks)
+            reached.append(sid)
+        return self.deliver(packet, reached, opts)
+
+    def local_disconnect(self, sid: str, close: bool) -> None:
+        sock = self.server._sockets.get(sid)
+        if sock is None:
+            return
+        if not close:
+            sock.leave(reason.SERVER_DISCONNECT, notify=True)
+            return
+        client = sock.client
+        for other in list(client.sockets.values()):
+            other.leave(reason.SERVER_DISCONNECT, notify=True)
+        client.close(reason.FORCED_CLOSE, "server disconnect")
+
+    def local_details(self, sid: str) -> Optional[SocketDetails]:
+        server = self.server
+        sock = server._sockets.get(sid)
+        if sock is None or sock.state != _CONNECTED:
+            return None
+        return SocketDetails(
+            id=sid,
+            namespace=sock.namespace,
+            rooms=server.manager.get_rooms(sock.namespace, sid),
+            data=sock.session,
+            handshake=handshake(sock.client.environ, sock.auth, sock.client.connected_at),
+        )
+
+    def handle_server_side_emit(self, namespace: str, event: str, args: List[Any]) -> Any:
+        """An event another server sent with ``server_side_emit``; returns the reply."""
+        handler = self.server._server_handlers.get((namespace, event))
+        if handler is None:
+            return None
+        return handler(*args)
+
+
+class _AdapterHost:
+    """The server as its adapter sees it: :class:`~siothread.adapters.base.AdapterHost`.
+
+    Bound methods, not wrappers, so a broadcast costs no extra call.
+    """
+
+    __slots__ = ("runtime", "deliver", "deliver_with_ack", "local_details", "local_disconnect",
+                 "handle_server_side_emit")
+
+    def __init__(self, broadcaster: Broadcaster) -> None:
+        self.runtime = broadcaster.server.runtime
+        self.deliver = broadcaster.deliver
+        self.deliver_with_ack = broadcaster.deliver_with_ack
+        self.local_details = broadcaster.local_details
+        self.local_disconnect = broadcaster.local_disconnect
+        self.handle_server_side_emit = broadcaster.handle_server_side_emit
 
 Rooms = Union[None, str, List[str], tuple, set, frozenset]
 
@@ -86,7 +290,8 @@ class BroadcastOperator:
         ``callback(result)`` receives a :class:`BroadcastAckResult` when all
         recipients acknowledged or left, or when the timeout passed.
         """
-        self._server._broadcast(self._namespace, event, list(args), self._opts(), callback, self._timeout)
+        self._server._broadcaster.broadcast(self._namespace, event, list(args), self._opts(), callback,
+                                             self._timeout)
 
     def send(self, data: Any, callback: Optional[Callable[[BroadcastAckResult], Any]] = None) -> None:
         self.emit("message", data, callback=callback)

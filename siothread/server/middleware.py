@@ -31,9 +31,10 @@
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Tuple
+import logging
+from typing import Any, Callable, List, Optional, Tuple
 
-__all__ = ["HandlerInfo", "AroundHook", "AfterHook", "ConnectMiddleware", "EventMiddleware"]
+__all__ = ["HandlerInfo", "AroundHook", "AfterHook", "ConnectMiddleware", "EventMiddleware", "run_hooked"]
 
 
 class HandlerInfo:
@@ -55,3 +56,30 @@ AroundHook = Callable[[Callable[[], Any], HandlerInfo], Any]
 AfterHook = Callable[[HandlerInfo, "BaseException | None"], None]
 ConnectMiddleware = Callable[[str, dict, dict], Any]
 EventMiddleware = Callable[[str, str, list], Any]
+
+
+def run_hooked(around: List[AroundHook], after: List[AfterHook], logger: logging.Logger, info: HandlerInfo,
+               fn: Callable[..., Any], args: Tuple[Any, ...]) -> Any:
+    """Run ``fn(*args)`` inside the around hooks (the first registered outermost), then every after hook.
+
+    The handler's exception propagates, after the after hooks saw it; an after hook's
+    own exception is logged.
+    """
+    def innermost() -> Any:
+        return fn(*args)
+
+    call: Callable[[], Any] = innermost
+    for hook in reversed(around):
+        call = (lambda h, nxt: (lambda: h(nxt, info)))(hook, call)
+    error: Optional[BaseException] = None
+    try:
+        return call()
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        for hook_after in after:
+            try:
+                hook_after(info, error)
+            except Exception as exc:
+                logger.error("error in an after_event hook (event %r, sid %s)", info.event, info.sid, exc_info=exc)

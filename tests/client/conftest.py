@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,26 +19,14 @@ from typing import Any, Dict, Iterator
 import gevent
 import pytest
 
+from tests.conftest import require_node_modules
+
 HERE = Path(__file__).resolve().parent
 # pytest runs with --import-mode=importlib: make client_helpers importable by the tests.
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 JS_DIR = HERE.parent / "js"
 IMPLEMENTATIONS = ["node", "siothread"]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def require_node_modules() -> None:
-    """Skip (fail under CI) when node or the npm packages of tests/js are missing."""
-    message = None
-    if shutil.which("node") is None:
-        message = "node not found: install Node.js 20"
-    elif not (JS_DIR / "node_modules" / "socket.io").is_dir():
-        message = "tests/js/node_modules missing: run `npm ci` in tests/js (scripts/test.sh does)"
-    if message:
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def siothread_server_available() -> bool:
@@ -131,7 +117,7 @@ class Servers:
 
 def _check_available(kind: str) -> None:
     if kind == "node":
-        require_node_modules()
+        require_node_modules("socket.io")
     elif not siothread_server_available():
         pytest.skip("siothread.server.server is not available yet")
 

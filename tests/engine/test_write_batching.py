@@ -125,7 +125,7 @@ def test_the_backlog_stays_bounded_when_the_writer_never_yields(pair):
     gsock, peer = pair
     eio = Server(max_queue_bytes=1 << 20, max_queue=10_000)
     overflows = []
-    eio._overflow = lambda session: overflows.append(session) or False  # type: ignore[method-assign]
+    eio.session_overflow = lambda session: overflows.append(session) or False  # type: ignore[method-assign]
     conn = WebSocketConnection(eio, gsock)
     conn.session = object()
     body = wsproto.encode_text("4" + "z" * 10_000)

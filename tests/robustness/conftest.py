@@ -1,8 +1,9 @@
 """Fixtures for the robustness suite (rows of the security test plan, docs/security.md).
 
-``robust_server(**options)`` starts an Engine.IO echo server on ``127.0.0.1:0``
-under :func:`siothread.make_server` (``header_timeout`` / ``idle_timeout`` may
-be passed too) and returns a :class:`Harness` that records every handler call.
+``robust_server(**options)`` starts the shared Engine.IO echo server
+(:mod:`tests.support.engine_harness`) under :func:`siothread.make_server`
+(``header_timeout`` / ``idle_timeout`` may be passed too) and returns its
+:class:`EngineHarness`, which records every handler call.
 ``sio_process(options)`` starts ``sio_server.py``, a Socket.IO server in a process
 of its own. Everything started is stopped at teardown, before the leak check runs.
 """
@@ -14,17 +15,18 @@ from typing import Any, Callable, Iterator, List
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tests.conftest import free_port
+from tests.support.engine_harness import EngineHarness, start_engine
 
-from robust_helpers import Harness, start_harness  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @pytest.fixture
-def robust_server() -> Iterator[Callable[..., Harness]]:
-    started: List[Harness] = []
+def robust_server() -> Iterator[Callable[..., EngineHarness]]:
+    started: List[EngineHarness] = []
 
-    def factory(**options: Any) -> Harness:
-        h = start_harness(**options)
+    def factory(**options: Any) -> EngineHarness:
+        h = start_engine(**options)
         started.append(h)
         return h
 
@@ -36,7 +38,6 @@ def robust_server() -> Iterator[Callable[..., Harness]]:
 @pytest.fixture
 def sio_process() -> Iterator[Callable[[dict], Any]]:
     """``sio_process(options)`` starts ``sio_server.py`` (a Socket.IO server) in a process of its own."""
-    from robust_helpers import free_port
     from server_process import ServerProcess
 
     script = Path(__file__).resolve().parent / "sio_server.py"

@@ -1,8 +1,9 @@
-"""Raw-socket peers and a recording server for the robustness suite.
+"""Raw-socket peers for the robustness suite.
 
 The misbehaving clients here speak HTTP and RFC 6455 by hand (the urllib3
 ``test_socketlevel.py`` pattern): a well-behaved client library cannot send a
-frame announcing 2**63 bytes or stop in the middle of a header.
+frame announcing 2**63 bytes or stop in the middle of a header. The server they
+talk to is the shared recording echo server, :mod:`tests.support.engine_harness`.
 """
 from __future__ import annotations
 
@@ -13,117 +14,17 @@ import os
 import socket
 import struct
 import time
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
-import gevent
 import gevent.lock
-import requests
 
-import siothread
-from siothread.engine import Server
-
-PATH = "engine.io"
+from tests.support.engine_harness import EngineHarness
 
 
 def open_fds() -> int:
     """Open fds of this process (after a collection: client libraries close sockets in finalizers)."""
     gc.collect()
     return len(os.listdir("/proc/self/fd"))
-
-
-class Harness:
-    """A running Engine.IO server plus what its handlers saw."""
-
-    def __init__(self, eio: Server, wsgi_server: Any) -> None:
-        self.eio = eio
-        self.wsgi_server = wsgi_server
-        self.port: int = wsgi_server.server_port
-        self.base = f"http://127.0.0.1:{self.port}/{PATH}/"
-        self.connects: List[str] = []
-        self.messages: List[Tuple[str, Any]] = []
-        self.disconnects: List[Tuple[str, str]] = []
-        self.overflows: List[Tuple[str, str]] = []
-        self.echo = True
-
-    def url(self, transport: str = "polling", sid: Optional[str] = None) -> str:
-        q = f"EIO=4&transport={transport}"
-        if sid is not None:
-            q += f"&sid={sid}"
-        return self.base + "?" + q
-
-    def target(self, transport: str = "polling", sid: Optional[str] = None) -> str:
-        """The request target (path and query) for raw requests."""
-        return self.url(transport, sid)[len(f"http://127.0.0.1:{self.port}"):]
-
-    def handshake(self, session: Optional[requests.Session] = None) -> str:
-        r = (session or requests).get(self.url(), timeout=5)
-        assert r.status_code == 200, r.text
-        return str(json.loads(r.text[1:])["sid"])
-
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            gevent.sleep(0.01)
-
-    def reasons(self, sid: str) -> List[str]:
-        return [r for s, r in self.disconnects if s == sid]
-
-    def wait_disconnect(self, sid: str, timeout: float = 5.0) -> str:
-        self.wait_for(lambda: self.reasons(sid), timeout, f"disconnect of {sid}")
-        return self.reasons(sid)[0]
-
-    def close(self) -> None:
-        self.eio.shutdown(timeout=2)
-        self.wsgi_server.stop(timeout=2)
-
-
-def start_harness(header_timeout: float = 10.0, idle_timeout: float = 30.0, handler: str = "siothread",
-                  **options: Any) -> Harness:
-    """``handler``: ``"siothread"`` (:func:`siothread.make_server`) or ``"geventwebsocket"``
-    (pywsgi with gevent-websocket's handler, which answers the 101 itself)."""
-    eio = Server(**options)
-    app = siothread.WSGIApp(eio, socketio_path=PATH)
-    if handler == "siothread":
-        wsgi_server = siothread.make_server(app, "127.0.0.1", 0, header_timeout=header_timeout,
-                                            idle_timeout=idle_timeout)
-    else:
-        from gevent import pywsgi
-        from geventwebsocket.handler import WebSocketHandler
-
-        wsgi_server = pywsgi.WSGIServer(("127.0.0.1", 0), app, handler_class=WebSocketHandler, log=None)
-    wsgi_server.start()
-    h = Harness(eio, wsgi_server)
-
-    @eio.on("connect")
-    def on_connect(sid: str, environ: dict) -> None:
-        h.connects.append(sid)
-
-    @eio.on("message")
-    def on_message(sid: str, data: Any) -> None:
-        h.messages.append((sid, data))
-        if h.echo:
-            eio.send(sid, data)
-
-    @eio.on("disconnect")
-    def on_disconnect(sid: str, reason: str) -> None:
-        h.disconnects.append((sid, reason))
-
-    @eio.on("overflow")
-    def on_overflow(sid: str, policy: str) -> None:
-        h.overflows.append((sid, policy))
-
-    return h
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- raw HTTP -------------------------------------------------------------------------
@@ -185,7 +86,7 @@ def read_until_eof(sock: socket.socket, limit: float = 10.0) -> bytes:
     return b"".join(chunks)
 
 
-def raw_handshake(h: "Harness") -> Tuple[int, bytes]:
+def raw_handshake(h: EngineHarness) -> Tuple[int, bytes]:
     """A polling handshake on its own connection (``Connection: close``); returns (status, body)."""
     with connect(h.port) as s:
         s.sendall(f"GET {h.target()} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
@@ -208,7 +109,7 @@ def ws_request(target: str, port: int, extra: str = "") -> bytes:
     ).encode()
 
 
-def ws_handshake(h: Harness, sid: Optional[str] = None, extra: str = "",
+def ws_handshake(h: EngineHarness, sid: Optional[str] = None, extra: str = "",
                  rcvbuf: Optional[int] = None) -> Tuple[socket.socket, bytes]:
     """A raw WebSocket after its 101; returns (socket, bytes already read after the head)."""
     sock = connect(h.port, rcvbuf=rcvbuf)
@@ -293,7 +194,8 @@ class FrameReader:
         raise AssertionError(f"no close within {limit} frames")
 
 
-def ws_open_raw(h: Harness, extra: str = "", rcvbuf: Optional[int] = None) -> Tuple[socket.socket, FrameReader, str]:
+def ws_open_raw(h: EngineHarness, extra: str = "",
+                rcvbuf: Optional[int] = None) -> Tuple[socket.socket, FrameReader, str]:
     """A WebSocket-only Engine.IO session on a raw socket; returns (socket, reader, sid)."""
     sock, rest = ws_handshake(h, extra=extra, rcvbuf=rcvbuf)
     reader = FrameReader(sock, rest)

@@ -26,7 +26,7 @@ def post_head(h, sid: str, length: int, extra: str = "") -> bytes:
 
 def test_e05_declared_length_over_cap_is_413_without_reading(robust_server):
     h = robust_server(max_http_buffer_size=CAP, body_timeout=30)
-    sid = h.handshake()
+    sid = h.new_sid()
     with connect(h.port) as s:
         # Only the head: a server that waited for the 10 MB body would never answer.
         s.sendall(post_head(h, sid, 10_000_000))
@@ -42,7 +42,7 @@ def test_e05_declared_length_over_cap_is_413_without_reading(robust_server):
 
 def test_e05_chunked_body_crossing_cap_is_413_before_it_ends(robust_server):
     h = robust_server(max_http_buffer_size=CAP, body_timeout=30)
-    sid = h.handshake()
+    sid = h.new_sid()
     with connect(h.port) as s:
         s.sendall(post_head(h, sid, 0).replace(b"Content-Length: 0", b"Transfer-Encoding: chunked"))
         chunk = b"4" + b"a" * 9_999
@@ -58,7 +58,7 @@ def test_e05_chunked_body_crossing_cap_is_413_before_it_ends(robust_server):
 
 def test_e05_bytes_past_the_declared_length_are_not_engine_data(robust_server):
     h = robust_server(max_http_buffer_size=CAP)
-    sid = h.handshake()
+    sid = h.new_sid()
     with connect(h.port) as s:
         s.sendall(post_head(h, sid, 2) + b"4a" + b"4smuggled\x1e4more")
         status, _, body = read_response(s)
@@ -76,7 +76,7 @@ def test_e05_bytes_past_the_declared_length_are_not_engine_data(robust_server):
 
 def test_e05_declared_larger_then_stall_is_408_after_body_timeout(robust_server):
     h = robust_server(max_http_buffer_size=CAP, body_timeout=0.5)
-    sid = h.handshake()
+    sid = h.new_sid()
     fds = open_fds()
     with connect(h.port) as s:
         s.sendall(post_head(h, sid, 1000) + b"4" + b"a" * 99)
@@ -97,7 +97,7 @@ def test_e05_many_stalled_bodies_are_all_released(robust_server):
     fds = open_fds()
     socks = []
     for _ in range(30):
-        sid = h.handshake()
+        sid = h.new_sid()
         s = connect(h.port)
         s.sendall(post_head(h, sid, 5000) + b"4ab")
         socks.append(s)

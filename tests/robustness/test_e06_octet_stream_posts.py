@@ -14,7 +14,7 @@ from robust_helpers import connect, open_fds, read_response
 
 
 def octet_post(h, s: requests.Session) -> None:
-    sid = h.handshake(s)
+    sid = h.new_sid(s)
     r = s.post(h.url(sid=sid), data=b"\x00\x01\x02binary",
                headers={"Content-Type": "application/octet-stream"}, timeout=5)
     assert r.status_code == 400
@@ -39,7 +39,7 @@ def test_e06_octet_stream_on_fresh_connections_each_completes(robust_server):
     h = robust_server()
     fds = open_fds()
     for _ in range(200):
-        sid = h.handshake()
+        sid = h.new_sid()
         with connect(h.port) as c:
             c.sendall(
                 f"POST {h.target(sid=sid)} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"

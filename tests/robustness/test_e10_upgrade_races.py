@@ -12,7 +12,7 @@ import pytest
 import requests
 import websocket
 
-from robust_helpers import Harness
+from tests.support.engine_harness import EngineHarness
 
 
 def ws(url: str) -> websocket.WebSocket:
@@ -28,11 +28,11 @@ def close(conn: websocket.WebSocket) -> None:
     conn.shutdown()
 
 
-def ws_url(h: Harness, sid: str, eio: str = "EIO=4&") -> str:
+def ws_url(h: EngineHarness, sid: str, eio: str = "EIO=4&") -> str:
     return f"ws://127.0.0.1:{h.port}/engine.io/?{eio}transport=websocket&sid={sid}"
 
 
-def drain_polling(h: Harness, sid: str, s: requests.Session) -> list:
+def drain_polling(h: EngineHarness, sid: str, s: requests.Session) -> list:
     r = s.get(h.url(sid=sid), timeout=5)
     assert r.status_code == 200, r.text
     return r.text.split("\x1e")
@@ -42,7 +42,7 @@ def drain_polling(h: Harness, sid: str, s: requests.Session) -> list:
 def test_e10_upgrade_with_another_protocol_revision_is_refused(robust_server, eio):
     h = robust_server(ping_interval=5, ping_timeout=5)
     with requests.Session() as s:
-        sid = h.handshake(s)
+        sid = h.new_sid(s)
         with pytest.raises(websocket.WebSocketBadStatusException) as info:
             ws(ws_url(h, sid, eio))
         assert info.value.status_code == 400
@@ -57,7 +57,7 @@ def test_e10_server_emits_during_the_probe_window_arrive_once_in_order(robust_se
     h.echo = False
     total = 300
     with requests.Session() as s:
-        sid = h.handshake(s)
+        sid = h.new_sid(s)
 
         def sender() -> None:
             for i in range(total):
@@ -88,7 +88,7 @@ def test_e10_client_posts_during_the_upgrade_are_delivered_once_in_order(robust_
     h = robust_server(ping_interval=5, ping_timeout=5)
     h.echo = False
     with requests.Session() as s:
-        sid = h.handshake(s)
+        sid = h.new_sid(s)
         conn = ws(ws_url(h, sid))
         try:
             conn.send("2probe")
@@ -107,7 +107,7 @@ def test_e10_client_posts_during_the_upgrade_are_delivered_once_in_order(robust_
 def test_e10_probe_breaking_the_upgrade_protocol_keeps_the_polling_session(robust_server):
     h = robust_server(ping_interval=5, ping_timeout=5)
     with requests.Session() as s:
-        sid = h.handshake(s)
+        sid = h.new_sid(s)
         conn = ws(ws_url(h, sid))
         try:
             conn.send("4not a probe")
@@ -131,7 +131,7 @@ def test_e10_upgrade_racing_a_server_close_leaves_nothing_behind(robust_server):
     h = robust_server(ping_interval=5, ping_timeout=5)
     for _ in range(20):
         with requests.Session() as s:
-            sid = h.handshake(s)
+            sid = h.new_sid(s)
             conn = ws(ws_url(h, sid))
             try:
                 conn.send("2probe")

@@ -24,7 +24,7 @@ def test_e11_polling_client_that_stops_answering_is_closed_once(robust_server):
     sids = []
     with requests.Session() as s:
         for _ in range(20):
-            sids.append(h.handshake(s))
+            sids.append(h.new_sid(s))
     t0 = time.monotonic()
     for sid in sids:
         assert h.wait_disconnect(sid, timeout=INTERVAL + TIMEOUT + SLACK) == "ping timeout"
@@ -38,7 +38,7 @@ def test_e11_polling_client_that_stops_answering_is_closed_once(robust_server):
 def test_e11_parked_get_is_released_when_the_ping_times_out(robust_server):
     h = robust_server(ping_interval=INTERVAL, ping_timeout=TIMEOUT)
     with requests.Session() as s:
-        sid = h.handshake(s)
+        sid = h.new_sid(s)
         assert s.get(h.url(sid=sid), timeout=5).text == "2"  # the PING, never answered
         t0 = time.monotonic()
         r = s.get(h.url(sid=sid), timeout=5)  # parks until the session ends

@@ -92,7 +92,7 @@ def test_e13_idle_keep_alive_connection_is_closed(robust_server):
 
 def test_e14_slow_post_body_gets_408_and_the_session_is_not_wedged(robust_server):
     h = robust_server(body_timeout=1.0, ping_interval=5, ping_timeout=5)
-    sid = h.handshake()
+    sid = h.new_sid()
     with connect(h.port) as s:
         s.sendall(
             f"POST {h.target(sid=sid)} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"

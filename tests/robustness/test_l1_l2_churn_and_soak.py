@@ -20,8 +20,9 @@ import gevent
 import gevent.pool
 import pytest
 
+from tests.conftest import free_port
 from robust_helpers import (
-    FrameReader, connect, frame, free_port, percentile, read_response, read_response_head, reset, ws_request,
+    FrameReader, connect, frame, percentile, read_response, read_response_head, reset, ws_request,
 )
 from server_process import ServerProcess
 

@@ -18,7 +18,8 @@ from typing import Iterator
 import gevent
 import pytest
 
-from robust_helpers import FrameReader, connect, free_port, read_response, read_response_head, ws_request
+from tests.conftest import free_port
+from robust_helpers import FrameReader, connect, read_response, read_response_head, ws_request
 from server_process import ServerProcess
 
 SHUTDOWN_TIMEOUT = 2.0

@@ -20,7 +20,7 @@ import pytest
 import socketio
 
 import siothread
-from robust_helpers import free_port
+from tests.conftest import free_port
 from server_process import ServerProcess
 
 SCRIPT = Path(__file__).resolve().parent / "sio_server.py"

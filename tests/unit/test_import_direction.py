@@ -7,7 +7,9 @@ inside a function counts too:
   and itself (the runtime probe in ``protocol/test_purity.py`` checks what
   actually loads);
 - ``siothread.adapters`` never imports ``siothread.server``: adapters see the
-  server only through ``AdapterHost``.
+  server only through ``AdapterHost``;
+- no engine session or transport module imports ``siothread.engine.server``:
+  they report to it only through ``SessionOwner`` (``engine/owner.py``).
 """
 from __future__ import annotations
 
@@ -78,3 +80,22 @@ def test_protocol_imports_only_the_standard_library(path: Path) -> None:
         elif top not in stdlib and top not in ("msgpack", "typing_extensions"):
             bad.append((line, name))
     assert bad == [], f"{path.name} imports outside the standard library: {bad}"
+
+
+#: the engine modules below ``engine/server.py``: sessions, transports and what they use
+ENGINE_BELOW_SERVER = ("session.py", "polling.py", "websocket.py", "ws_accept.py", "owner.py", "http.py",
+                       "prepared.py", "config.py", "_runtime.py")
+
+
+def test_every_engine_module_is_placed() -> None:
+    # A new engine module must be classified here (below the server, or the server itself).
+    names = {p.name for p in modules_in("engine")}
+    assert names - set(ENGINE_BELOW_SERVER) == {"__init__.py", "server.py"}
+
+
+@pytest.mark.parametrize("name", ENGINE_BELOW_SERVER)
+def test_sessions_and_transports_do_not_import_the_engine_server(name: str) -> None:
+    path = PACKAGE / "engine" / name
+    bad = [(line, imported) for line, imported in imports_of(path)
+           if imported == "siothread.engine.server" or imported.startswith("siothread.engine.server.")]
+    assert bad == [], f"engine/{name} imports engine/server.py: {bad}"

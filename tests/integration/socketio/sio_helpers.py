@@ -6,31 +6,16 @@ runs ``tests/js/sio_scenarios.js`` (socket.io-client 4.8) and returns its JSON o
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
 
 from siothread.errors import ConnectionRefusedError
 from siothread.server import Server
+from tests.conftest import require_node_modules
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent.parent
-JS_DIR = ROOT / "tests" / "js"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def require_node_modules() -> Path:
-    """tests/js with socket.io-client installed; fail under CI, skip elsewhere, when missing."""
-    if shutil.which("node") is None or not (JS_DIR / "node_modules" / "socket.io-client").is_dir():
-        message = "node or tests/js/node_modules missing: install Node.js 20 and run `npm ci` in tests/js"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return JS_DIR
+__all__ = ["App", "build_app", "register", "run_node", "js_bytes", "require_node_modules"]
 
 
 class App:

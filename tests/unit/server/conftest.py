@@ -1,22 +1,15 @@
-"""Fixtures for the Socket.IO server unit tests: a Server on the in-memory engine."""
-import sys
-from pathlib import Path
+"""Fixtures for the Socket.IO server unit tests: a Server on the in-memory engine
+(:mod:`tests.support.fake_engine`)."""
 from typing import Any, Callable, Iterator, List
 
 import pytest
 
 from siothread.server import Server
-
-HERE = Path(__file__).resolve().parent
-# pytest runs with --import-mode=importlib: make the helper module importable by the tests.
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
+from tests.support.fake_engine import FakeEngine
 
 
 @pytest.fixture
 def make_server() -> Iterator[Callable[..., Server]]:
-    from sio_fake_engine import FakeEngine
-
     class FakeServer(Server):
         engine_class = FakeEngine
 

@@ -133,4 +133,4 @@ def test_pending_broadcast_ack_fails_on_shutdown(make_server):
     sio.shutdown(timeout=1)
     assert len(results) == 1
     assert results[0].disconnected == frozenset({sid}) and not results[0].responses
-    assert not sio._collectors
+    assert not sio._broadcaster.collectors

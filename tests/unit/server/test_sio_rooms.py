@@ -189,7 +189,7 @@ def test_server_side_emit_and_server_count_single_node(sio):
     assert sio.manager.server_count() == 1
     seen = []
     sio.on_server_event("hello", lambda x: seen.append(x) or "ack")
-    assert sio._handle_server_side_emit("/", "hello", [5]) == "ack" and seen == [5]
+    assert sio._broadcaster.handle_server_side_emit("/", "hello", [5]) == "ack" and seen == [5]
 
 
 def test_memory_manager_selection_directly():
