@@ -217,6 +217,10 @@ class ClusterAdapter(MemoryManager):
             self.publish(namespace, MessageType.SOCKETS_LEAVE, {"opts": wire.opts_to_wire(opts), "rooms": rooms})
         super().del_sockets(namespace, opts, rooms)
 
+    def close_room(self, namespace: str, room: str) -> None:
+        """Every member of ``room``, on every node, leaves it."""
+        self.del_sockets(namespace, BroadcastOptions.build(room), [room])
+
     def disconnect_sockets(self, namespace: str, opts: BroadcastOptions, close: bool = False) -> None:
         if not opts.local:
             self.publish(namespace, MessageType.DISCONNECT_SOCKETS, {"opts": wire.opts_to_wire(opts),

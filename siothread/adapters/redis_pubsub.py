@@ -41,7 +41,7 @@ from .requests import AckForwarding, AckRelay, PendingRequests, TooManyRequests
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..protocol.socketio import Packet
-    from .emitter import RedisEmitter
+    from .emitter import EmitterOperator, RedisEmitter
 
 __all__ = ["RedisManager", "RequestType"]
 
@@ -234,7 +234,7 @@ class RedisManager(MemoryManager):
             raise ValueError("an emitter cannot receive acknowledgements")
         target = to if to is not None else room
         args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
-        op = self._emitter.of(namespace or "/")
+        op: "EmitterOperator" = self._emitter.of(namespace or "/")
         if target is not None:
             op = op.to(target)
         if skip_sid is not None:
@@ -260,6 +260,10 @@ class RedisManager(MemoryManager):
         if not opts.local and not self.write_only:
             self._request(namespace, RequestType.REMOTE_LEAVE, opts, rooms=rooms)
         super().del_sockets(namespace, opts, rooms)
+
+    def close_room(self, namespace: str, room: str) -> None:
+        """Every member of ``room``, on every node, leaves it."""
+        self.del_sockets(namespace, BroadcastOptions.build(room), [room])
 
     def disconnect_sockets(self, namespace: str, opts: BroadcastOptions, close: bool = False) -> None:
         if not opts.local and not self.write_only:

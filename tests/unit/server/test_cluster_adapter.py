@@ -144,7 +144,7 @@ def test_broadcast_ack_timeout_names_the_remote_sid(cluster):
 
 def test_fetch_join_leave_disconnect_across_nodes(cluster):
     a, b = cluster(2)
-    (pa, sa), (pb, sb) = connected(a), connected(b)
+    (_, sa), (pb, sb) = connected(a), connected(b)
     b.get_session(sb)["user"] = "bob"
     b.enter_room(sb, "room")
     sockets = {s.id: s for s in a.fetch_sockets()}
@@ -221,3 +221,13 @@ def test_pending_requests_are_capped_and_time_out():
     pending.open("c", 1, 5.0, expected=1)
     pending.cancel_all()
     assert len(pending) == 0
+
+
+def test_close_room_empties_the_room_on_every_node(cluster):
+    a, b = cluster(2)
+    (_, sa), (pb, sb) = connected(a), connected(b)
+    a.enter_room(sa, "x")
+    b.enter_room(sb, "x")
+    a.close_room("x")
+    pb.wait_for(lambda: "x" not in b.rooms(sb))
+    assert a.rooms(sa) == [sa]
