@@ -231,3 +231,12 @@ def test_close_room_empties_the_room_on_every_node(cluster):
     a.close_room("x")
     pb.wait_for(lambda: "x" not in b.rooms(sb))
     assert a.rooms(sa) == [sa]
+
+
+def test_a_remote_broadcast_is_encoded_once_for_all_local_recipients(cluster):
+    a, b = cluster(2)
+    peers = [connected(b)[0] for _ in range(5)]
+    before = b.eio.prepare_calls
+    a.emit("many", 1)
+    peers[-1].wait_for(lambda: all(got(p, "many") for p in peers))
+    assert b.eio.prepare_calls - before == 1
