@@ -33,7 +33,7 @@ from ..errors import TimeoutError
 from . import wire
 from .base import AckCollector, BroadcastOptions, SocketDetails
 from .memory import MemoryManager
-from .requests import AckForwarding, AckRelay, PendingRequests
+from .requests import AckForwarding, AckRelay, PendingRequests, run_server_side_emit
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..protocol.socketio import Packet
@@ -383,25 +383,16 @@ class ClusterAdapter(MemoryManager):
 
     def _remote_server_side_emit(self, uid: str, namespace: str, data: Dict[str, Any]) -> None:
         assert self.host is not None
-        packet = data.get("packet")
-        if type(packet) is not list or not packet or type(packet[0]) is not str:
-            raise wire.WireError("a server-side emit needs an event name")
         rid = data.get("requestId")
+        reply = None
         if rid is not None:
             rid = wire.text(rid, "requestId", 64)
-        host = self.host
 
-        def run() -> None:
-            try:
-                result = host.handle_server_side_emit(namespace, packet[0], packet[1:])
-            except Exception as exc:  # noqa: BLE001 - a handler error must not reach the listener
-                self.logger.error("error in the server-side handler for %r", packet[0], exc_info=exc)
-                result = None
-            if rid is not None:
+            def reply(result: Any) -> None:
                 self.publish_response(namespace, uid, MessageType.SERVER_SIDE_EMIT_RESPONSE,
                                       {"requestId": rid, "packet": result})
 
-        host.runtime.spawn(run)
+        run_server_side_emit(self.host, self.logger, namespace, data.get("packet"), reply)
 
     # ------------------------------------------------------- node tracking hooks
     def node_seen(self, uid: str, mtype: int) -> None:  # noqa: B027 - hook for the heartbeat variant
