@@ -111,6 +111,7 @@ class Broadcaster:
             on_done(result)
 
         collector = BroadcastAckCollector(ack_id, servers, finished)
+        collector.timeout = timeout
         collectors.add(collector)
         if timeout is not None:
             collector.timer = server.runtime.call_later(timeout, collector.expire)
@@ -214,7 +215,7 @@ class _AdapterHost:
     """
 
     __slots__ = ("runtime", "deliver", "deliver_with_ack", "local_details", "local_disconnect",
-                 "handle_server_side_emit")
+                 "handle_server_side_emit", "next_ack_id")
 
     def __init__(self, broadcaster: Broadcaster) -> None:
         self.runtime = broadcaster.server.runtime
@@ -223,6 +224,7 @@ class _AdapterHost:
         self.local_details = broadcaster.local_details
         self.local_disconnect = broadcaster.local_disconnect
         self.handle_server_side_emit = broadcaster.handle_server_side_emit
+        self.next_ack_id = broadcaster.server._next_ack_id
 
 Rooms = Union[None, str, List[str], tuple, set, frozenset]
 
