@@ -10,7 +10,7 @@ from siothread.protocol.socketio import Packet, PacketType as T
 from siothread.server.broadcast import Broadcaster, _AdapterHost
 
 HOST_MEMBERS = {"runtime", "deliver", "deliver_with_ack", "local_details", "local_disconnect",
-                "handle_server_side_emit"}
+                "handle_server_side_emit", "next_ack_id"}
 
 
 class RecordingManager(MemoryManager):
@@ -29,8 +29,9 @@ def test_the_adapter_gets_exactly_the_adapter_host_members_bound_to_the_broadcas
     protocol = {n for n in vars(AdapterHost) if not n.startswith("_")} | set(AdapterHost.__annotations__)
     assert protocol == HOST_MEMBERS == set(_AdapterHost.__slots__)
     assert isinstance(sio._broadcaster, Broadcaster) and host.runtime is sio.runtime
-    for name in HOST_MEMBERS - {"runtime"}:
+    for name in HOST_MEMBERS - {"runtime", "next_ack_id"}:
         assert getattr(host, name).__self__ is sio._broadcaster
+    assert host.next_ack_id.__self__ is sio
 
 
 def connected(sio, n):
