@@ -1,0 +1,330 @@
+"""Session affinity among the worker processes of one host, without a sticky load balancer.
+
+With several worker processes sharing one listening socket, any request can reach
+any worker, but an Engine.IO session lives in the worker that made it: a polling
+client's next request, or its WebSocket upgrade, may land elsewhere. Here:
+
+- every worker holds a *slot* (0..4095): the first free Linux abstract Unix socket
+  name ``\\0siothread-<group>-<slot>``, where ``<group>`` is the master's pid. The
+  kernel frees the name when the process dies, so a dead worker's slot is free at
+  once and a replacement takes it (or any other free one);
+- a worker's sids start with its slot in two base64url characters, followed by
+  siothread's usual 120 random bits (:func:`sid_prefix`, :func:`sid_owner`): no
+  lookup table, nothing shared;
+- a worker that receives a request for a sid it does not hold connects to the
+  owner's Unix socket and passes the accepted TCP connection with ``SCM_RIGHTS``,
+  together with the bytes it already read (the request head and what followed).
+  The owner serves that request and the rest of the connection itself: no proxy
+  hop, no copy per message afterwards;
+- a TLS connection cannot change process (its TLS state lives in this one): the
+  receiving worker relays its decrypted bytes to the owner over the Unix
+  connection instead (one extra copy each way, see ``docs/scaling.md``);
+- a sid whose owner is this worker, or no live worker, is answered by the engine
+  itself: ``400 {"code":1,"message":"Session ID unknown"}``. A connect to a dead
+  owner's name fails at once (``ECONNREFUSED``), so nobody waits for it.
+
+Bounds: a hand-off message is at most :data:`MAX_MESSAGE` bytes and must arrive
+within :data:`HANDOFF_TIMEOUT`; at most :data:`MAX_PENDING` are read at a time (the
+rest wait in the Unix socket's backlog); only processes of the same user may pass
+connections (``SO_PEERCRED``).
+"""
+from __future__ import annotations
+
+import array
+import json
+import os
+import socket as _stdsocket
+import struct
+import sys
+from typing import Any, Optional, Tuple
+
+import gevent
+import gevent.pool
+from gevent import socket
+
+__all__ = ["Router", "sid_prefix", "sid_owner", "MAX_SLOTS"]
+
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_INDEX = {c: i for i, c in enumerate(_ALPHABET)}
+#: the most worker slots of one group (two base64url characters)
+MAX_SLOTS = 64 * 64
+#: a sid's length: the slot prefix and ``secrets.token_urlsafe(15)``
+SID_LENGTH = 22
+
+#: how long connecting to an owner, sending, or receiving one hand-off may take
+HANDOFF_TIMEOUT = 5.0
+#: hand-off messages read at the same time; the others wait in the socket's backlog
+MAX_PENDING = 128
+#: the largest hand-off message (meta and bytes already read: a request head and one read)
+MAX_META = 1024
+MAX_MESSAGE = 65536 + 4 + 65536 + MAX_META
+
+_MAGIC = b"SIOh"
+_HEADER = struct.Struct("!4sBHI")  # magic, kind, meta length, data length
+_KIND_FD = 1  # the connection's descriptor travels with the message
+_KIND_RELAY = 2  # the Unix connection itself carries the client's bytes from now on
+
+
+def sid_prefix(slot: int) -> str:
+    """The two characters that start every sid made by the worker in ``slot``."""
+    if not 0 <= slot < MAX_SLOTS:
+        raise ValueError(f"slot out of range: {slot}")
+    return _ALPHABET[slot >> 6] + _ALPHABET[slot & 63]
+
+
+def sid_owner(sid: str) -> Optional[int]:
+    """The slot of the worker that made ``sid``; None when ``sid`` is not one of ours."""
+    if len(sid) != SID_LENGTH:
+        return None
+    hi = _INDEX.get(sid[0])
+    lo = _INDEX.get(sid[1])
+    if hi is None or lo is None:
+        return None
+    return hi * 64 + lo
+
+
+def _address(group: str, slot: int) -> str:
+    return f"\0siothread-{group}-{slot}"
+
+
+class Router:
+    """This worker's end of the hand-off: its slot, its Unix listener, and passing connections.
+
+    ``server`` is the :class:`siothread.serving.Server` that serves adopted
+    connections; set ``server.handoff = router`` so that its handlers offer
+    ``environ["siothread.handoff"]`` and put :attr:`prefix` in new sids
+    (``environ["siothread.sid_prefix"]``). :meth:`start` claims the slot.
+    """
+
+    def __init__(self, group: str, server: Any) -> None:
+        if not sys.platform.startswith("linux"):
+            raise RuntimeError("several worker processes need Linux (abstract Unix sockets and SCM_RIGHTS)")
+        self.group = str(group)
+        self.server = server
+        self.slot = -1
+        self.prefix = ""
+        self._listener: Any = None
+        self._acceptor: Any = None
+        self._pending = gevent.pool.Pool(MAX_PENDING)
+        #: counters, for tests and benchmarks
+        self.stats = {"sent": 0, "relayed": 0, "received": 0, "refused": 0}
+
+    # -- the slot ----------------------------------------------------------------------
+    def start(self) -> int:
+        """Claim the first free slot, listen on it, and name this worker in new sids."""
+        for slot in range(MAX_SLOTS):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.bind(_address(self.group, slot))
+            except OSError:
+                sock.close()
+                continue
+            sock.listen(MAX_PENDING)
+            self._listener = sock
+            self.slot = slot
+            self.prefix = sid_prefix(slot)
+            break
+        else:
+            raise RuntimeError(f"no free worker slot among {MAX_SLOTS}")
+        self.server.environ["siothread.sid_prefix"] = self.prefix
+        self.server.handoff = self
+        self._acceptor = gevent.spawn(self._accept_loop)
+        return self.slot
+
+    def close(self) -> None:
+        """Stop receiving hand-offs (connections already adopted go on)."""
+        if self._acceptor is not None:
+            self._acceptor.kill(block=False)
+            self._acceptor = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        self._pending.kill(block=True, timeout=1.0)
+
+    # -- sending -----------------------------------------------------------------------
+    def connect(self, sid: str) -> Optional[Any]:
+        """A Unix connection to the live worker that owns ``sid``, or None (ours, unknown, dead)."""
+        owner = sid_owner(sid)
+        if owner is None or owner == self.slot:
+            return None
+        return self.connect_slot(owner)
+
+    def connect_slot(self, slot: int) -> Optional[Any]:
+        channel = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        channel.settimeout(HANDOFF_TIMEOUT)
+        try:
+            channel.connect(_address(self.group, slot))
+        except OSError:
+            channel.close()
+            self.stats["refused"] += 1
+            return None
+        return channel
+
+    def transfer(self, channel: Any, sock: Any, data: bytes, address: Any, https: bool = False) -> None:
+        """Pass ``sock`` (this process no longer owns it) and ``data`` over ``channel``.
+
+        A plain socket travels as a descriptor and is closed here at once; a TLS socket
+        stays, and its bytes are relayed until either side closes (this call returns then).
+        """
+        tls = hasattr(sock, "getpeercert")
+        addr = list(address) if isinstance(address, tuple) else None
+        meta = json.dumps({"addr": addr, "https": bool(https or tls)}).encode()
+        message = _HEADER.pack(_MAGIC, _KIND_RELAY if tls else _KIND_FD, len(meta), len(data)) + meta + data
+        try:
+            if tls:
+                channel.sendall(message)
+                self.stats["relayed"] += 1
+            else:
+                fds = array.array("i", [sock.fileno()])
+                sent = channel.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
+                if sent < len(message):
+                    channel.sendall(message[sent:])
+                self.stats["sent"] += 1
+        except OSError:
+            _close(sock)
+            _close(channel)
+            return
+        if not tls:
+            _close(sock)
+            _close(channel)
+            return
+        _relay(sock, channel)
+
+    # -- receiving ---------------------------------------------------------------------
+    def _accept_loop(self) -> None:
+        listener = self._listener
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                if self._listener is None:
+                    return
+                gevent.sleep(0.05)  # out of descriptors, say: back off and go on
+                continue
+            self._pending.spawn(self._receive, conn)  # waits while MAX_PENDING are being read
+
+    def _receive(self, conn: Any) -> None:
+        fd = -1
+        try:
+            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            if struct.unpack("3i", creds)[1] != os.geteuid():
+                return
+            with gevent.Timeout(HANDOFF_TIMEOUT):
+                kind, meta, data, fd = self._read_message(conn)
+        except (OSError, ValueError, gevent.Timeout):
+            if fd >= 0:
+                os.close(fd)
+            _close(conn)
+            return
+        self.stats["received"] += 1
+        address = tuple(meta["addr"]) if isinstance(meta.get("addr"), list) else ""
+        if kind == _KIND_FD:
+            _close(conn)
+            try:
+                client = socket.socket(fileno=fd)
+            except OSError:
+                os.close(fd)
+                return
+            client.setblocking(False)
+        else:
+            client = conn
+        spawn = getattr(self.server, "_spawn", None) or gevent.spawn
+        spawn(self._adopt, client, data, address, bool(meta.get("https")))
+
+    @staticmethod
+    def _read_message(conn: Any) -> Tuple[int, dict, bytes, int]:
+        """(kind, meta, data, descriptor or -1); raises ValueError on anything malformed."""
+        fd = -1
+        head, ancdata, _, _ = conn.recvmsg(_HEADER.size, _stdsocket.CMSG_SPACE(struct.calcsize("i")))
+        for level, ctype, payload in ancdata:
+            if level == socket.SOL_SOCKET and ctype == socket.SCM_RIGHTS:
+                fds = array.array("i")
+                fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+                for extra in fds[1:]:
+                    os.close(extra)
+                if len(fds):
+                    fd = fds[0]
+        try:
+            while len(head) < _HEADER.size:
+                more = conn.recv(_HEADER.size - len(head))
+                if not more:
+                    raise ValueError("short hand-off header")
+                head += more
+            magic, kind, meta_len, data_len = _HEADER.unpack(head)
+            if magic != _MAGIC or kind not in (_KIND_FD, _KIND_RELAY) or meta_len > MAX_META \
+                    or meta_len + data_len > MAX_MESSAGE or (kind == _KIND_FD) != (fd >= 0):
+                raise ValueError("invalid hand-off header")
+            body = _recv_exactly(conn, meta_len + data_len)
+            meta = json.loads(body[:meta_len])
+            if not isinstance(meta, dict):
+                raise ValueError("invalid hand-off meta")
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            raise
+        return kind, meta, body[meta_len:], fd
+
+    def _adopt(self, sock: Any, data: bytes, address: Any, https: bool) -> None:
+        """Serve a connection another worker passed on, as if it had been accepted here."""
+        from .serving import Handler
+
+        server = self.server
+        handler = Handler(server, sock, address)
+        handler._buf = data
+        if https:
+            env: Any = handler._env
+            env["wsgi.url_scheme"] = "https"
+            env["HTTPS"] = "on"
+        try:
+            handler.run()
+        finally:
+            # taken over by a WebSocket session: it closes the socket, not us
+            server._detached.discard(sock)
+
+
+def _recv_exactly(conn: Any, n: int) -> bytes:
+    parts = []
+    while n > 0:
+        data = conn.recv(min(n, 65536))
+        if not data:
+            raise ValueError("short hand-off message")
+        parts.append(data)
+        n -= len(data)
+    return b"".join(parts)
+
+
+def _relay(client: Any, channel: Any) -> None:
+    """Copy bytes both ways between a TLS ``client`` and the owner's ``channel`` until one ends."""
+    channel.settimeout(None)
+
+    def upstream() -> None:
+        try:
+            while True:
+                data = client.recv(65536)
+                if not data:
+                    break
+                channel.sendall(data)
+            channel.shutdown(socket.SHUT_WR)  # the owner finishes what it is answering
+        except OSError:
+            _close(channel)
+
+    up = gevent.spawn(upstream)
+    try:
+        while True:
+            data = channel.recv(65536)
+            if not data:
+                break
+            client.sendall(data)
+    except OSError:
+        pass
+    finally:
+        up.kill(block=True, timeout=1.0)
+        _close(channel)
+        _close(client)
+
+
+def _close(sock: Any) -> None:
+    try:
+        sock.close()
+    except OSError:
+        pass

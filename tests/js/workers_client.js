@@ -1,0 +1,68 @@
+// socket.io-client 4.8 against a server of several worker processes.
+// Usage: node workers_client.js <url> <json options>
+// options: transports, clients (default 2), messages (acked echoes per client, default 20),
+// freshConnections (agent: false: a new TCP connection for every HTTP request).
+// Prints one JSON object: per client its sid, transport, the worker answering whoami before and
+// after the echoes, and whether every echo came back in order.
+"use strict";
+
+const { io } = require("socket.io-client");
+
+const [url, rawOpts] = process.argv.slice(2);
+const opts = rawOpts ? JSON.parse(rawOpts) : {};
+
+function done(result, code = 0) {
+  process.stdout.write(JSON.stringify(result) + "\n");
+  process.exit(code);
+}
+
+setTimeout(() => done({ error: "timed out" }, 1), opts.deadline || 20000);
+
+function ack(socket, event, ...args) {
+  return new Promise((resolve, reject) =>
+    socket.timeout(5000).emit(event, ...args, (err, ...res) => (err ? reject(err) : resolve(res)))
+  );
+}
+
+async function runClient(i) {
+  const socket = io(url, {
+    transports: opts.transports || ["polling", "websocket"],
+    reconnection: false,
+    forceNew: true,
+    agent: opts.freshConnections ? false : undefined,
+  });
+  await new Promise((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("connect_error", reject);
+  });
+  const before = (await ack(socket, "whoami"))[0];
+  const sent = [];
+  const echoes = [];
+  for (let k = 0; k < (opts.messages || 20); k++) {
+    const payload = { client: i, k, text: "m".repeat(k % 7) };
+    sent.push(payload);
+    // in flight together: their acks must come back in order
+    echoes.push(ack(socket, "echo", payload).then((res) => res[0]));
+  }
+  const got = await Promise.all(echoes);
+  if (opts.transports && opts.transports.length > 1) {
+    // polling then upgrade: wait for the upgrade before the last whoami
+    for (let t = 0; t < 50 && socket.io.engine.transport.name !== "websocket"; t++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const after = (await ack(socket, "whoami"))[0];
+  const result = {
+    sid: socket.io.engine.id,
+    transport: socket.io.engine.transport.name,
+    before,
+    after,
+    inOrder: JSON.stringify(got) === JSON.stringify(sent),
+  };
+  socket.disconnect();
+  return result;
+}
+
+Promise.all(Array.from({ length: opts.clients || 2 }, (_, i) => runClient(i)))
+  .then((clients) => done({ clients }))
+  .catch((err) => done({ error: String(err && err.message ? err.message : err) }, 1));

@@ -1,0 +1,55 @@
+"""The Socket.IO application the worker tests run under several processes.
+
+As a module: ``gunicorn -k siothread.gunicorn.Worker -w 2 worker_app:app``.
+As a script: ``python worker_app.py PORT WORKERS`` runs ``siothread.serve(app, workers=WORKERS)``.
+
+Events: ``echo`` acks its arguments; ``whoami`` acks ``{"pid", "slot"}`` of the worker
+holding the session; ``join`` enters a room. HTTP ``GET /worker`` answers the pid,
+slot and hand-off counters of whichever worker received it.
+"""
+import json
+import os
+import sys
+
+import siothread
+from siothread.workerproc import current_worker
+
+sio = siothread.Server(ping_interval=float(os.environ.get("WORKER_APP_PING", "25")), ping_timeout=5)
+
+
+def _whoami() -> dict:
+    proc = current_worker()
+    return {"pid": os.getpid(), "slot": proc.slot if proc is not None else -1}
+
+
+@sio.on("echo")
+def echo(sid, *args):
+    return args
+
+
+@sio.on("whoami")
+def whoami(sid):
+    return _whoami()
+
+
+@sio.on("join")
+def join(sid, room):
+    sio.enter_room(sid, room)
+    return True
+
+
+def site(environ, start_response):
+    if environ.get("PATH_INFO") == "/worker":
+        proc = current_worker()
+        info = dict(_whoami(), stats=proc.router.stats if proc is not None else {})
+        body = json.dumps(info).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+    start_response("404 Not Found", [("Content-Length", "0")])
+    return []
+
+
+app = siothread.WSGIApp(sio, site)
+
+if __name__ == "__main__":
+    siothread.serve(app, "127.0.0.1", int(sys.argv[1]), workers=int(sys.argv[2]), shutdown_timeout=3.0)
