@@ -17,9 +17,10 @@ from .serving import Handler, Server
 
 __all__ = ["WorkerProcess", "current_worker", "find_shutdown"]
 
-#: Test-only: ``SIOTHREAD_TEST_SCATTER=N`` makes every worker pass each accepted connection,
-#: before reading it, to the worker in slot ``k % N`` (k counting its accepts), so that the
-#: consecutive connections of one client reach alternating workers whatever the kernel does.
+#: Test-only: ``SIOTHREAD_TEST_SCATTER=N`` (N workers) makes every worker pass each accepted
+#: connection, before reading it, to the next live worker slot in turn (itself included), so
+#: that the consecutive connections of one client reach alternating workers whatever the
+#: kernel does.
 SCATTER_ENV = "SIOTHREAD_TEST_SCATTER"
 
 _current: Optional["WorkerProcess"] = None
@@ -49,9 +50,12 @@ class WorkerServer(Server):
     def handle(self, sock: Any, address: Any) -> None:
         router = self.handoff
         if self.scatter and router is not None and not hasattr(sock, "getpeercert"):
-            self._accepted += 1
-            target = self._accepted % self.scatter
-            if target != router.slot:
+            # the next live slot after the last one served (slots move up during a reload)
+            span = 4 * self.scatter
+            for _ in range(span):
+                self._accepted = target = (self._accepted + 1) % span
+                if target == router.slot:
+                    break
                 channel = router.connect_slot(target)
                 if channel is not None:
                     self._detached.add(sock)

@@ -16,7 +16,7 @@ function done(result, code = 0) {
   process.exit(code);
 }
 
-setTimeout(() => done({ error: "timed out" }, 1), opts.deadline || 20000);
+setTimeout(() => done({ error: "timed out" }, 1), opts.deadline || (opts.duration || 0) + 20000);
 
 function ack(socket, event, ...args) {
   return new Promise((resolve, reject) =>
@@ -63,6 +63,46 @@ async function runClient(i) {
   return result;
 }
 
-Promise.all(Array.from({ length: opts.clients || 2 }, (_, i) => runClient(i)))
-  .then((clients) => done({ clients }))
+// Traffic mode (opts.duration ms): every client echoes every opts.interval ms with reconnection
+// on, while the test kills or reloads workers. Prints {"ready": true} once all are connected, then
+// what each saw: acks, failures, disconnect reasons, reconnects, the workers that held it.
+async function trafficClient(i) {
+  const socket = io(url, {
+    transports: opts.transports || ["polling", "websocket"],
+    forceNew: true,
+    reconnectionDelay: 100,
+    reconnectionDelayMax: 500,
+    agent: opts.freshConnections ? false : undefined,
+  });
+  const seen = { acked: 0, failed: 0, reasons: [], connects: 0, workers: [] };
+  socket.on("disconnect", (reason) => seen.reasons.push(reason));
+  socket.on("connect", () => {
+    seen.connects++;
+    ack(socket, "whoami").then(([w]) => seen.workers.push(w.pid), () => {});
+  });
+  await new Promise((resolve) => socket.once("connect", resolve));
+  return { socket, seen, i };
+}
+
+async function traffic() {
+  const clients = await Promise.all(Array.from({ length: opts.clients || 2 }, (_, i) => trafficClient(i)));
+  await new Promise((r) => setTimeout(r, 300)); // the whoami of every first connect
+  process.stdout.write(JSON.stringify({ ready: true, workers: clients.map((c) => c.seen.workers[0]) }) + "\n");
+  const end = Date.now() + opts.duration;
+  await Promise.all(clients.map(async ({ socket, seen, i }) => {
+    for (let k = 0; Date.now() < end; k++) {
+      const payload = { i, k };
+      await ack(socket, "echo", payload).then(
+        ([res]) => { if (JSON.stringify(res) === JSON.stringify(payload)) seen.acked++; else seen.failed++; },
+        () => { seen.failed++; });
+      await new Promise((r) => setTimeout(r, opts.interval || 20));
+    }
+  }));
+  await new Promise((r) => setTimeout(r, 300));
+  for (const c of clients) c.socket.disconnect();
+  done({ clients: clients.map((c) => c.seen) });
+}
+
+(opts.duration ? traffic() : Promise.all(Array.from({ length: opts.clients || 2 }, (_, i) => runClient(i)))
+  .then((clients) => done({ clients })))
   .catch((err) => done({ error: String(err && err.message ? err.message : err) }, 1));

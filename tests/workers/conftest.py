@@ -29,7 +29,9 @@ ROOT = HERE.parent.parent
 
 def http(port: int, target: str, method: str = "GET", body: bytes = b"", timeout: float = 10.0) -> tuple:
     """One request on a fresh connection: (status, body)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+    with socket.socket() as s:  # no name lookup (it would start resolver threads)
+        s.settimeout(timeout)
+        s.connect(("127.0.0.1", port))
         head = f"{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n"
         s.sendall(head.encode() + body)
         data = b""
