@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Dict, Iterable, List
 
 import gevent
 from gevent import hub, monkey
@@ -40,8 +40,11 @@ from gunicorn.workers.base import Worker as _BaseWorker
 __all__ = ["Worker"]
 
 
-class Worker(_BaseWorker):
+class Worker(_BaseWorker):  # type: ignore[misc]
     """gunicorn worker class ``siothread.gunicorn.Worker``."""
+
+    sockets: List[Any]
+    alive: bool
 
     def init_process(self) -> None:
         monkey.patch_all()
@@ -97,7 +100,7 @@ class Worker(_BaseWorker):
 
     def _counted(self, app: Callable[..., Any]) -> Callable[..., Any]:
         """``app``, counting the requests that are not part of an existing session for ``--max-requests``."""
-        def counted(environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        def counted(environ: Dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
             if "sid=" not in environ.get("QUERY_STRING", ""):
                 self.nr += 1
                 if self.nr >= self.max_requests and self.alive:

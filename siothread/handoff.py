@@ -36,7 +36,7 @@ import os
 import socket as _stdsocket
 import struct
 import sys
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import gevent
 import gevent.pool
@@ -232,7 +232,7 @@ class Router:
         spawn(self._adopt, client, data, address, bool(meta.get("https")))
 
     @staticmethod
-    def _read_message(conn: Any) -> Tuple[int, dict, bytes, int]:
+    def _read_message(conn: Any) -> Tuple[int, Dict[str, Any], bytes, int]:
         """(kind, meta, data, descriptor or -1); raises ValueError on anything malformed."""
         fd = -1
         head, ancdata, _, _ = conn.recvmsg(_HEADER.size, _stdsocket.CMSG_SPACE(struct.calcsize("i")))

@@ -65,7 +65,8 @@ def request(sock, target: str, method: str = "GET", body: bytes = b"") -> tuple:
     while b"\r\n\r\n" not in data:
         data += sock.recv(65536)
     head, _, rest = data.partition(b"\r\n\r\n")
-    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    lines = head.split(b"\r\n")
+    length = int(next(line.split(b":")[1] for line in lines if line.lower().startswith(b"content-length")))
     while len(rest) < length:
         rest += sock.recv(65536)
     return int(head.split(b" ")[1]), rest
