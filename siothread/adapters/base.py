@@ -140,6 +140,10 @@ class AckCollector(Protocol):
     A cluster adapter reports remote recipients and their answers through it.
     """
 
+    #: seconds the broadcaster waits for acks (None: no limit); a cluster
+    #: adapter passes it on so other nodes clean up after the same delay
+    timeout: Optional[float]
+
     def register(self, sid: str, table: Dict[int, Any]) -> None:
         """A local recipient: the collector puts an entry in the socket's ack table."""
 
@@ -186,6 +190,10 @@ class AdapterHost(Protocol):
 
     def handle_server_side_emit(self, namespace: str, event: str, args: List[Any]) -> Any:
         """Run this server's handler for an event another node sent with ``server_side_emit``."""
+
+    def next_ack_id(self) -> int:
+        """A fresh ack id of this server (a broadcast with acks from another node is renumbered with it)."""
+        ...
 
 
 class Adapter(abc.ABC):

@@ -199,7 +199,7 @@ class BroadcastAckCollector:
 
     __slots__ = (
         "ack_id", "expected_servers", "servers", "expected_clients", "responses",
-        "pending", "gone", "timed_out", "done", "on_done", "timer", "tables",
+        "pending", "gone", "timed_out", "done", "on_done", "timer", "tables", "timeout",
     )
 
     def __init__(self, ack_id: int, expected_servers: int, on_done: Callable[[BroadcastAckResult], None]) -> None:
@@ -215,6 +215,8 @@ class BroadcastAckCollector:
         self.on_done = on_done
         self.timer: Any = None
         self.tables: Dict[str, Dict[int, AckEntry]] = {}
+        #: the broadcaster's timeout, read by cluster adapters (None: no limit)
+        self.timeout: Optional[float] = None
 
     def register(self, sid: str, table: Dict[int, AckEntry]) -> None:
         """A local recipient: put an entry in its ack table."""

@@ -1292,6 +1292,7 @@ class Server:
             on_done(result)
 
         collector = BroadcastAckCollector(ack_id, servers, finished)
+        collector.timeout = timeout
         self._collectors.add(collector)
         if timeout is not None:
             collector.timer = self.runtime.call_later(timeout, collector.expire)
@@ -1576,7 +1577,7 @@ class _AdapterHost:
     """
 
     __slots__ = ("runtime", "deliver", "deliver_with_ack", "local_details", "local_disconnect",
-                 "handle_server_side_emit")
+                 "handle_server_side_emit", "next_ack_id")
 
     def __init__(self, server: "Server") -> None:
         self.runtime = server.runtime
@@ -1585,3 +1586,4 @@ class _AdapterHost:
         self.local_details = server._local_details
         self.local_disconnect = server._local_disconnect
         self.handle_server_side_emit = server._handle_server_side_emit
+        self.next_ack_id = server._next_ack_id
