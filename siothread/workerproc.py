@@ -7,6 +7,7 @@ who forks, supervises and signals the processes.
 """
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any, Callable, Dict, List, Optional
 
@@ -15,7 +16,7 @@ import gevent
 from .handoff import Router
 from .serving import Handler, Server
 
-__all__ = ["WorkerProcess", "current_worker", "find_shutdown"]
+__all__ = ["WorkerProcess", "current_worker", "find_shutdown", "find_socketio_server", "install_worker_manager"]
 
 #: Test-only: ``SIOTHREAD_TEST_SCATTER=N`` (N workers) makes every worker pass each accepted
 #: connection, before reading it, to the next live worker slot in turn (itself included), so
@@ -29,6 +30,44 @@ _current: Optional["WorkerProcess"] = None
 def current_worker() -> Optional["WorkerProcess"]:
     """The :class:`WorkerProcess` running in this process, if any (its ``router.slot``, ``router.stats``)."""
     return _current
+
+
+def find_socketio_server(app: Any) -> Any:
+    """The :class:`siothread.Server` a WSGI app serves (through :class:`siothread.WSGIApp`), or None."""
+    from .server import Server as SocketIOServer
+
+    for target in (app, getattr(app, "wsgi_app", None)):
+        server = getattr(target, "server", None)
+        if isinstance(server, SocketIOServer):
+            return server
+    return None
+
+
+def install_worker_manager(app: Any) -> None:
+    """Rooms and broadcasts across the workers: the default in-process adapter of ``app``'s
+    Socket.IO server becomes a :class:`~siothread.adapters.workers.WorkerManager` (an adapter
+    the application chose, Redis say, is kept), which starts listening to the other workers now."""
+    sio = find_socketio_server(app)
+    if sio is None:
+        return
+    from .adapters.memory import MemoryManager
+
+    try:
+        from .adapters.workers import WorkerManager
+    except ImportError as exc:  # msgpack missing: pip install siothread[workers]
+        logging.getLogger("siothread").warning(
+            "rooms and broadcasts stay inside each worker: %s (pip install 'siothread[workers]')", exc)
+        return
+
+    manager = sio.manager
+    if type(manager) is MemoryManager and not sio._manager_ready:
+        replacement = WorkerManager()
+        replacement.attach(manager.host)
+        replacement._store = manager._store  # connection-state recovery, when enabled
+        sio.manager = manager = replacement
+    if isinstance(manager, WorkerManager) and not sio._manager_ready:
+        sio._manager_ready = True
+        manager.initialize()
 
 
 def find_shutdown(app: Any) -> Optional[Callable[[float], Any]]:
@@ -86,7 +125,8 @@ class WorkerProcess:
             for listener in listeners
         ]
         self.router = Router(str(group), self.servers[0])
-        self._shutdown = find_shutdown(shutdown_target if shutdown_target is not None else app)
+        self._target = shutdown_target if shutdown_target is not None else app
+        self._shutdown = find_shutdown(self._target)
         scatter = os.environ.get(SCATTER_ENV, "")
         for server in self.servers:
             server.scatter = int(scatter) if scatter.isdigit() else 0
@@ -101,9 +141,10 @@ class WorkerProcess:
         for server in self.servers[1:]:
             server.handoff = self.router
             server.environ["siothread.sid_prefix"] = self.router.prefix
+        _current = self
+        install_worker_manager(self._target)
         for server in self.servers:
             server.start()
-        _current = self
 
     def busy(self) -> bool:
         """Whether a connection is still being served."""

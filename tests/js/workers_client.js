@@ -103,6 +103,39 @@ async function traffic() {
   done({ clients: clients.map((c) => c.seen) });
 }
 
-(opts.duration ? traffic() : Promise.all(Array.from({ length: opts.clients || 2 }, (_, i) => runClient(i)))
+// Cluster mode (opts.cluster): the clients join one room, wherever their sessions live; client 0
+// shouts to it, asks it with acks, counts it, asks the other servers, then kicks the room.
+async function cluster() {
+  const sockets = await Promise.all(Array.from({ length: opts.clients || 4 }, async (_, i) => {
+    const socket = io(url, {
+      transports: opts.transports || ["websocket"], reconnection: false, forceNew: true,
+      agent: opts.freshConnections ? false : undefined,
+    });
+    await new Promise((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("connect_error", reject);
+    });
+    socket.news = new Promise((resolve) => socket.once("news", resolve));
+    socket.kicked = new Promise((resolve) => socket.once("disconnect", resolve));
+    socket.on("question", (q, cb) => cb({ me: socket.id, q }));
+    socket.worker = (await ack(socket, "whoami"))[0].pid;
+    socket.sid = socket.id; // socket.id is cleared by the disconnect
+    await ack(socket, "join", "room");
+    return socket;
+  }));
+  const first = sockets[0];
+  await ack(first, "shout", "room", "hello all");
+  const news = await Promise.all(sockets.map((s) => s.news));
+  const polled = (await ack(first, "poll_room", "room"))[0];
+  const counted = (await ack(first, "count", "room"))[0];
+  const servers = (await ack(first, "tell_servers"))[0];
+  await ack(first, "kick", "room").catch(() => null); // the kick may beat the ack
+  const kicked = await Promise.all(sockets.map((s) => s.kicked));
+  done({
+    ids: sockets.map((s) => s.sid), workers: sockets.map((s) => s.worker), news, polled, counted, servers, kicked,
+  });
+}
+
+(opts.cluster ? cluster() : opts.duration ? traffic() : Promise.all(Array.from({ length: opts.clients || 2 }, (_, i) => runClient(i)))
   .then((clients) => done({ clients })))
   .catch((err) => done({ error: String(err && err.message ? err.message : err) }, 1));

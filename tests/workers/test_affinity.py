@@ -59,3 +59,17 @@ def test_unknown_sid_is_a_clear_400_on_every_worker(two):
             status, body = http(two.port, f"/socket.io/?EIO=4&transport=polling&sid={sid}")
             assert status == 400
             assert json.loads(body) == {"code": 1, "message": "Session ID unknown"}
+
+
+@pytest.mark.parametrize("mode", ["websocket", "polling"])
+def test_rooms_broadcasts_acks_and_server_side_emit_across_workers(two, mode):
+    """The built-in adapter among the workers (Node's cluster-adapter semantics over Unix sockets)."""
+    opts = {"transports": ["websocket"]} if mode == "websocket" else MODES["polling"]
+    r = run_client(two.url, cluster=True, clients=6, **opts)
+    ids, workers = r["ids"], r["workers"]
+    assert len(set(workers)) == 2  # the scatter put the sessions on both workers
+    assert r["news"] == ["hello all"] * len(ids)
+    assert r["polled"] == {"responses": {sid: {"me": sid, "q": "who are you?"} for sid in ids}, "timed_out": []}
+    assert r["counted"] == sorted(ids)
+    assert r["servers"] == [pid for pid in set(workers) if pid != workers[0]]
+    assert r["kicked"] == ["io server disconnect"] * len(ids)

@@ -11,7 +11,7 @@ import gevent.pool
 import pytest
 
 from tests.conftest import require_node_modules
-from tests.workers.conftest import http, sid_slot
+from tests.workers.conftest import http, run_client, sid_slot
 
 pytestmark = pytest.mark.node
 
@@ -89,6 +89,9 @@ def test_sigkill_ends_its_sessions_only_and_answers_400_at_once(cluster):
             assert seen == dict(seen, connects=1, failed=0, reasons=["io client disconnect"]), seen
     # the master replaced the dead worker
     assert victim not in cluster.wait_workers(2)
+    # the survivors' adapters do not wait for the dead worker's answers (fetch_sockets, acks)
+    r = run_client(cluster.url, cluster=True, clients=4, transports=["websocket"])
+    assert r["counted"] == sorted(r["ids"]) and r["polled"]["timed_out"] == []
 
 
 def test_graceful_reload_under_traffic(cluster):

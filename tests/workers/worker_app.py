@@ -11,6 +11,8 @@ import json
 import os
 import sys
 
+import gevent.event
+
 import siothread
 from siothread.workerproc import current_worker
 
@@ -35,6 +37,43 @@ def whoami(sid):
 @sio.on("join")
 def join(sid, room):
     sio.enter_room(sid, room)
+    return True
+
+
+@sio.on("shout")
+def shout(sid, room, message):
+    sio.to(room).emit("news", message)
+    return True
+
+
+@sio.on("poll_room")
+def poll_room(sid, room):
+    """A broadcast with acks to the room, whichever worker holds its members."""
+    result = sio.to(room).timeout(3).call("question", "who are you?")
+    return {"responses": result.responses, "timed_out": sorted(result.timed_out)}
+
+
+@sio.on("count")
+def count(sid, room):
+    return sorted(s.id for s in sio.fetch_sockets(room))
+
+
+@sio.on("tell_servers")
+def tell_servers(sid):
+    """server_side_emit with a callback: the pids of the other workers."""
+    done = gevent.event.AsyncResult()
+    sio.server_side_emit("which_pid", callback=done.set)
+    return sorted(done.get(timeout=5))
+
+
+@sio.on_server_event("which_pid")
+def which_pid():
+    return os.getpid()
+
+
+@sio.on("kick")
+def kick(sid, room):
+    sio.disconnect_sockets(to=room)
     return True
 
 
