@@ -60,7 +60,7 @@ def install_worker_manager(app: Any) -> None:
         return
 
     manager = sio.manager
-    if type(manager) is MemoryManager and not sio._manager_ready:
+    if type(manager) is MemoryManager and not sio._manager_ready and manager.host is not None:
         replacement = WorkerManager()
         replacement.attach(manager.host)
         replacement._store = manager._store  # connection-state recovery, when enabled

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import collections
 import struct
-from typing import Any, Deque, Dict, Optional
+from typing import Any, Deque, Dict, List, Optional
 
 import gevent
 import gevent.event
@@ -156,7 +156,7 @@ class WorkerManager(ClusterAdapterWithHeartbeat):
                 peer.wake.wait()
                 peer.wake.clear()
                 while peer.queue:
-                    frames = []
+                    frames: List[bytes] = []
                     while peer.queue and len(frames) < 64:
                         frames.append(peer.queue.popleft())
                     data = b"".join(frames)
@@ -269,7 +269,7 @@ class WorkerManager(ClusterAdapterWithHeartbeat):
                 if uid is None and isinstance(message, dict) and isinstance(message.get("uid"), str):
                     uid = message["uid"]
                     if slot is not None:
-                        self._uid_slots[uid] = slot  # type: ignore[index]
+                        self._uid_slots[uid] = slot
                 self.on_message(message)
         except OSError:
             pass
