@@ -14,8 +14,10 @@ no sticky load balancer is needed) and supervises them:
   seconds later is killed;
 - a worker whose master went away stops by itself.
 
-The application object is created before the fork and used by every worker;
-greenlets it started before the fork do not run in the workers.
+The application object is created before the fork and used by every worker, each
+with its own copy; start background tasks from handlers or ``connect`` (in a
+worker), not before calling ``serve``: a greenlet spawned in the master before the
+fork would start in every worker.
 """
 from __future__ import annotations
 
