@@ -31,6 +31,9 @@ _LAZY = {
     "Adapter": ("siothread.adapters", "Adapter"),
     "BroadcastOptions": ("siothread.adapters", "BroadcastOptions"),
     "MemoryManager": ("siothread.adapters", "MemoryManager"),
+    "RedisManager": ("siothread.adapters.redis_pubsub", "RedisManager"),
+    "ShardedRedisManager": ("siothread.adapters.redis_sharded", "ShardedRedisManager"),
+    "RedisEmitter": ("siothread.adapters.emitter", "RedisEmitter"),
     "WSGIApp": ("siothread.wsgi", "WSGIApp"),
     "serve": ("siothread.serving", "serve"),
     "make_server": ("siothread.serving", "make_server"),
@@ -59,6 +62,9 @@ def __dir__() -> list:
 if TYPE_CHECKING:  # pragma: no cover
     from . import engine
     from .adapters import Adapter, BroadcastOptions, MemoryManager
+    from .adapters.emitter import RedisEmitter
+    from .adapters.redis_pubsub import RedisManager
+    from .adapters.redis_sharded import ShardedRedisManager
     from .client import Client, SimpleClient
     from .server import (BroadcastAckResult, BroadcastOperator, HandlerInfo, Namespace, RemoteSocket, Server,
                          reason)

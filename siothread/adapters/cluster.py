@@ -135,8 +135,15 @@ class ClusterAdapter(MemoryManager):
         return 1
 
     # ---------------------------------------------------------------- lifecycle
+    def attach(self, host: Any) -> None:
+        """Join the cluster as soon as the server exists (Node's adapters do at creation)."""
+        super().attach(host)
+        self.initialize()
+
     def initialize(self) -> None:
         assert self.host is not None
+        if self._requests is not None:
+            return
         self._requests = PendingRequests(self.host.runtime, self.max_pending_requests)
         self._acks = AckForwarding(self.host.runtime, self.max_pending_requests)
         self.use_namespace("/")
@@ -422,6 +429,8 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
         self._last_sent = 0.0
 
     def initialize(self) -> None:
+        if self._requests is not None:
+            return
         super().initialize()
         assert self.host is not None
         self._timers.append(self.host.runtime.spawn(self._tick))

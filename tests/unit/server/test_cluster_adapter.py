@@ -33,7 +33,8 @@ class _Loopback:
 
     def initialize(self):
         super().initialize()
-        self.reader = gevent.spawn(self._read)
+        if self.reader is None:
+            self.reader = gevent.spawn(self._read)
 
     def _read(self):
         for payload in self.inbox:
@@ -86,9 +87,6 @@ def cluster(request, make_server):
 
     def make(n):
         servers = [make_server(client_manager=kind(bus, requests_timeout=1.0, **options)) for _ in range(n)]
-        for sio in servers:
-            sio.manager.initialize()
-            sio._manager_ready = True
         if request.param == "heartbeat":
             deadline = gevent.get_hub().loop.now() + 3
             while any(len(s.manager.nodes) < n - 1 for s in servers):
@@ -198,9 +196,6 @@ def test_heartbeat_forgets_a_silent_node_and_stops_waiting(make_server):
     bus = Bus()
     a, b = (make_server(client_manager=HeartbeatAdapter(bus, heartbeat_interval=0.1, heartbeat_timeout=0.5))
             for _ in range(2))
-    for sio in (a, b):
-        sio.manager.initialize()
-        sio._manager_ready = True
     gevent.sleep(0.3)
     assert a.manager.server_count() == 2
     b.manager.reader.kill()  # b hears nothing: it never answers
