@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 from typing import Any, Callable, Dict, List, Optional
 
 import gevent
@@ -46,7 +47,8 @@ def find_socketio_server(app: Any) -> Any:
 def install_worker_manager(app: Any) -> None:
     """Rooms and broadcasts across the workers: the default in-process adapter of ``app``'s
     Socket.IO server becomes a :class:`~siothread.adapters.workers.WorkerManager` (an adapter
-    the application chose, Redis say, is kept), which starts listening to the other workers now."""
+    the application chose, Redis say, is kept, with a node id of this worker's own), which
+    starts listening to the other workers now."""
     sio = find_socketio_server(app)
     if sio is None:
         return
@@ -60,6 +62,11 @@ def install_worker_manager(app: Any) -> None:
         return
 
     manager = sio.manager
+    uid = getattr(manager, "uid", None)
+    if isinstance(uid, str) and uid and not sio._manager_ready:
+        # Made before the fork (serve(workers=N), gunicorn --preload), the adapter's node id is
+        # the same in every worker, and each would ignore the others' messages as its own.
+        manager.uid = secrets.token_hex(max(3, len(uid) // 2))
     if type(manager) is MemoryManager and not sio._manager_ready and manager.host is not None:
         replacement = WorkerManager()
         replacement.attach(manager.host)

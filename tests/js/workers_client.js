@@ -16,7 +16,8 @@ function done(result, code = 0) {
   process.exit(code);
 }
 
-setTimeout(() => done({ error: "timed out" }, 1), opts.deadline || (opts.duration || 0) + 20000);
+let stage = "start"; // where a scenario is, for the timeout report
+setTimeout(() => done({ error: `timed out at ${stage}` }, 1), opts.deadline || (opts.duration || 0) + 20000);
 
 function ack(socket, event, ...args) {
   return new Promise((resolve, reject) =>
@@ -106,6 +107,7 @@ async function traffic() {
 // Cluster mode (opts.cluster): the clients join one room, wherever their sessions live; client 0
 // shouts to it, asks it with acks, counts it, asks the other servers, then kicks the room.
 async function cluster() {
+  stage = "connect";
   const sockets = await Promise.all(Array.from({ length: opts.clients || 4 }, async (_, i) => {
     const socket = io(url, {
       transports: opts.transports || ["websocket"], reconnection: false, forceNew: true,
@@ -124,11 +126,16 @@ async function cluster() {
     return socket;
   }));
   const first = sockets[0];
+  stage = "shout";
   await ack(first, "shout", "room", "hello all");
   const news = await Promise.all(sockets.map((s) => s.news));
+  stage = "poll_room";
   const polled = (await ack(first, "poll_room", "room"))[0];
+  stage = "count";
   const counted = (await ack(first, "count", "room"))[0];
+  stage = "tell_servers";
   const servers = (await ack(first, "tell_servers"))[0];
+  stage = "kick";
   await ack(first, "kick", "room").catch(() => null); // the kick may beat the ack
   const kicked = await Promise.all(sockets.map((s) => s.kicked));
   done({

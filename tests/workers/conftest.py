@@ -63,14 +63,18 @@ class Cluster:
         else:
             cmd = [sys.executable, str(HERE / "worker_app.py"), str(self.port), str(workers)]
         self.proc = subprocess.Popen(cmd, cwd=str(HERE), env=full_env, stdout=self.log, stderr=self.log)
-        self.wait_workers(workers)
+        try:
+            self.wait_workers(workers)
+        except BaseException:
+            self.stop()
+            raise
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def output(self) -> str:
-        return Path(self.log.name).read_text(errors="replace")
+        return Path(self.log.name).read_text(errors="replace") if not self.log.closed else ""
 
     def wait_workers(self, count: int, timeout: float = 30.0) -> Dict[int, Dict[str, Any]]:
         """Wait until ``count`` distinct workers answer ``/worker``; pid -> info."""

@@ -3,25 +3,34 @@
 As a module: ``gunicorn -k siothread.gunicorn.Worker -w 2 worker_app:app``.
 As a script: ``python worker_app.py PORT WORKERS`` runs ``siothread.serve(app, workers=WORKERS)``.
 
-Events: ``echo`` acks its arguments; ``whoami`` acks ``{"pid", "slot"}`` of the worker
-holding the session; ``join`` enters a room. HTTP ``GET /worker`` answers the pid,
+Events: ``echo`` acks its arguments; ``whoami`` acks ``{"pid", "slot", "adapter"}`` of the
+worker holding the session; ``join`` enters a room; ``shout``, ``poll_room``, ``count``,
+``tell_servers`` and ``kick`` exercise the adapter across the workers. HTTP ``GET /worker`` answers the pid,
 slot and hand-off counters of whichever worker received it.
 """
-import json
-import os
-import sys
+from gevent import monkey
 
-import gevent.event
+monkey.patch_all()  # redis-py's sockets must cooperate (gunicorn's worker patches too)
 
-import siothread
-from siothread.workerproc import current_worker
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
 
-sio = siothread.Server(ping_interval=float(os.environ.get("WORKER_APP_PING", "25")), ping_timeout=5)
+import gevent.event  # noqa: E402
+
+import siothread  # noqa: E402
+from siothread.workerproc import current_worker  # noqa: E402
+
+# WORKER_APP_REDIS=url: the application chose the Redis adapter (the workers keep it)
+_redis = os.environ.get("WORKER_APP_REDIS")
+sio = siothread.Server(ping_interval=float(os.environ.get("WORKER_APP_PING", "25")), ping_timeout=5,
+                       client_manager=siothread.RedisManager(_redis) if _redis else None)
 
 
 def _whoami() -> dict:
     proc = current_worker()
-    return {"pid": os.getpid(), "slot": proc.slot if proc is not None else -1}
+    return {"pid": os.getpid(), "slot": proc.slot if proc is not None else -1,
+            "adapter": type(sio.manager).__name__}
 
 
 @sio.on("echo")
