@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.workers                 # ~3 minutes
     .venv/bin/python -m benchmarks.workers --write-docs    # also rewrite the block in docs/benchmarks.md
+    .venv/bin/python -m benchmarks.workers --smoke --duration 0.5   # tiny sizes (tests/benchmarks)
 
 1. **Workers** (``siothread.serve(app, workers=N)``, N = 1 and 2): the ``echo``
    (100 WebSocket clients) and ``broadcast`` (1000 clients in one room, 64
@@ -45,11 +46,13 @@ def _children(pid: int) -> List[int]:
     return [int(p) for p in out.stdout.split()]
 
 
-def scale(workers: int, scenario: str, duration: float) -> Dict[str, Any]:
+def scale(workers: int, scenario: str, duration: float, smoke: bool = False) -> Dict[str, Any]:
     name = f"siothread-w{workers}"
     R.SERVERS.setdefault(name, {"cmd": R.SERVERS["siothread"]["cmd"] + ["--workers", str(workers)],
                                 "skip": set()})
-    cfg = dict(R.SCENARIOS[scenario]["gen"], duration=duration, warmup=1.0)
+    cfg = dict(R.SCENARIOS[scenario]["gen"], duration=duration, warmup=0.2 if smoke else 1.0)
+    if smoke:
+        cfg.update(R.PROFILES["smoke"]["override"][scenario])
     with R.server_process(name, None) as (pid, port):
         time.sleep(1.0)  # the workers start after the master listens
         pids = [pid] + _children(pid)
@@ -241,6 +244,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--skip-scaling", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: only check that numbers come out")
     parser.add_argument("--nice", type=int, default=-15 if os.geteuid() == 0 else 0,
                         help="niceness of servers and generators (as in benchmarks.run)")
     args = parser.parse_args()
@@ -252,16 +256,20 @@ def main() -> None:
     if not args.skip_scaling:
         for scenario in ("echo", "broadcast"):
             for workers in (1, 2):
-                scaled[(scenario, workers)] = scale(workers, scenario, args.duration)
+                scaled[(scenario, workers)] = scale(workers, scenario, args.duration, args.smoke)
                 print(scenario, workers, {k: scaled[(scenario, workers)].get(k)
                                           for k in ("rate", "server_cpu", "gen_cpu", "errors")}, flush=True)
-    handoffs = handoff_costs(args.duration, 20)
+    handoffs = handoff_costs(args.duration, 2 if args.smoke else 20)
+    errors = [e for r in scaled.values() for e in r.get("errors", [])]
+    errors += [row["label"] for row in handoffs if not row.get("round_trips")]
     block = (f"Measured {datetime.date.today()} on: {environment()}.\n\n"
              f"Command: `python -m benchmarks.workers{' --write-docs' if args.write_docs else ''}`\n\n"
              + render(scaled, handoffs))
     print(block)
-    if args.write_docs:
+    if args.write_docs and not args.smoke:
         write_docs(block)
+    if errors:
+        sys.exit(f"errors: {errors}")
 
 
 if __name__ == "__main__":

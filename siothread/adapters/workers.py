@@ -19,7 +19,8 @@ transport of its own:
   queue (:data:`MAX_QUEUED_BYTES`); a peer that stops reading loses messages
   (counted and logged once per episode) instead of stalling the others;
 - a worker that dies closes its sockets: the others notice at once (end of
-  stream) and stop waiting for its answers.
+  stream) and stop waiting for its answers;
+- only processes of the same user may connect (``SO_PEERCRED``).
 
 Outside a worker process (a single process) there are no peers and it behaves as
 the in-process :class:`~siothread.adapters.memory.MemoryManager`.
@@ -27,6 +28,7 @@ the in-process :class:`~siothread.adapters.memory.MemoryManager`.
 from __future__ import annotations
 
 import collections
+import os
 import struct
 from typing import Any, Deque, Dict, List, Optional
 
@@ -223,6 +225,10 @@ class WorkerManager(ClusterAdapterWithHeartbeat):
                 if self._listener is None:
                     return
                 gevent.sleep(0.05)
+                continue
+            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            if struct.unpack("3i", creds)[1] != os.geteuid():  # only this user's processes
+                conn.close()
                 continue
             self._spawn(self._reader, conn)
 
