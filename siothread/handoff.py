@@ -36,13 +36,13 @@ import os
 import socket as _stdsocket
 import struct
 import sys
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import gevent
 import gevent.pool
 from gevent import socket
 
-__all__ = ["Router", "sid_prefix", "sid_owner", "MAX_SLOTS"]
+__all__ = ["Router", "sid_prefix", "sid_owner", "accept_same_user", "MAX_SLOTS"]
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _INDEX = {c: i for i, c in enumerate(_ALPHABET)}
@@ -192,23 +192,12 @@ class Router:
 
     # -- receiving ---------------------------------------------------------------------
     def _accept_loop(self) -> None:
-        listener = self._listener
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                if self._listener is None:
-                    return
-                gevent.sleep(0.05)  # out of descriptors, say: back off and go on
-                continue
-            self._pending.spawn(self._receive, conn)  # waits while MAX_PENDING are being read
+        # waits while MAX_PENDING hand-offs are being read
+        accept_same_user(lambda: self._listener, lambda conn: self._pending.spawn(self._receive, conn))
 
     def _receive(self, conn: Any) -> None:
         fd = -1
         try:
-            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-            if struct.unpack("3i", creds)[1] != os.geteuid():
-                return
             with gevent.Timeout(HANDOFF_TIMEOUT):
                 kind, meta, data, fd = self._read_message(conn)
         except (OSError, ValueError, gevent.Timeout):
@@ -280,6 +269,30 @@ class Router:
         finally:
             # taken over by a WebSocket session: it closes the socket, not us
             server._detached.discard(sock)
+
+
+def accept_same_user(get_listener: Callable[[], Any], spawn: Callable[[Any], Any]) -> None:
+    """Accept connections on a Unix listener and ``spawn(conn)`` each one that comes from a
+    process of this user (``SO_PEERCRED``), until the listener is closed (``get_listener()``
+    then returns None)."""
+    listener = get_listener()
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            if get_listener() is None:
+                return
+            gevent.sleep(0.05)  # out of descriptors, say: back off and go on
+            continue
+        try:
+            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            allowed = struct.unpack("3i", creds)[1] == os.geteuid()
+        except OSError:
+            allowed = False
+        if allowed:
+            spawn(conn)
+        else:
+            _close(conn)
 
 
 def _recv_exactly(conn: Any, n: int) -> bytes:

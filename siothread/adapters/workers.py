@@ -28,7 +28,6 @@ the in-process :class:`~siothread.adapters.memory.MemoryManager`.
 from __future__ import annotations
 
 import collections
-import os
 import struct
 from typing import Any, Deque, Dict, List, Optional
 
@@ -36,6 +35,7 @@ import gevent
 import gevent.event
 from gevent import socket
 
+from ..handoff import accept_same_user
 from . import wire
 from .cluster import ClusterAdapterWithHeartbeat
 
@@ -217,20 +217,7 @@ class WorkerManager(ClusterAdapterWithHeartbeat):
 
     # ---------------------------------------------------------------- receiving
     def _accept_loop(self) -> None:
-        listener = self._listener
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                if self._listener is None:
-                    return
-                gevent.sleep(0.05)
-                continue
-            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-            if struct.unpack("3i", creds)[1] != os.geteuid():  # only this user's processes
-                conn.close()
-                continue
-            self._spawn(self._reader, conn)
+        accept_same_user(lambda: self._listener, lambda conn: self._spawn(self._reader, conn))
 
     def _reader(self, conn: Any) -> None:
         uid: Optional[str] = None
