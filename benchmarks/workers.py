@@ -11,7 +11,10 @@
    core of its own, so the workers and the generator share both cores; the rows
    show the CPU each side used (the server's summed over its processes). With 2
    workers the clients' connections are spread by the kernel, and a broadcast
-   reaches the other worker's room members through the worker adapter.
+   reaches the other worker's room members through the worker adapter. The same
+   for Node (``servers/node_cluster.js``): ``@socket.io/sticky`` in the primary
+   process passes every connection to a worker, ``@socket.io/cluster-adapter``
+   links the workers.
 2. **Hand-off cost**: two workers in one process (``servers/siothread_pair.py``),
    sessions held by worker B, long-polling echo round trips (POST the event, GET
    the echo) from a gevent client in this process: on a fresh connection per
@@ -46,17 +49,23 @@ def _children(pid: int) -> List[int]:
     return [int(p) for p in out.stdout.split()]
 
 
-def scale(workers: int, scenario: str, duration: float, smoke: bool = False) -> Dict[str, Any]:
-    name = f"siothread-w{workers}"
-    R.SERVERS.setdefault(name, {"cmd": R.SERVERS["siothread"]["cmd"] + ["--workers", str(workers)],
-                                "skip": set()})
+SERVERS = {
+    "siothread": R.SERVERS["siothread"]["cmd"],
+    # @socket.io/sticky in the primary process + @socket.io/cluster-adapter among the workers
+    "node": ["node", str(R.BENCH / "servers" / "node_cluster.js")],
+}
+
+
+def scale(server: str, workers: int, scenario: str, duration: float, smoke: bool = False) -> Dict[str, Any]:
+    name = f"{server}-w{workers}"
+    R.SERVERS.setdefault(name, {"cmd": SERVERS[server] + ["--workers", str(workers)], "skip": set()})
     cfg = dict(R.SCENARIOS[scenario]["gen"], duration=duration, warmup=0.2 if smoke else 1.0)
     if smoke:
         cfg.update(R.PROFILES["smoke"]["override"][scenario])
     with R.server_process(name, None) as (pid, port):
         time.sleep(1.0)  # the workers start after the master listens
         pids = [pid] + _children(pid)
-        if workers > 1 and len(pids) != workers + 1:
+        if (workers > 1 or server == "node") and len(pids) != workers + 1:
             raise R.BenchmarkError(f"expected {workers} workers, found {pids[1:]}")
         return R.run_loadgen(port, pid, dict(cfg, serverPids=pids), None)
 
@@ -198,19 +207,23 @@ def handoff_costs(duration: float, clients: int) -> List[Dict[str, Any]]:
 
 
 # -------------------------------------------------------------------- report
-def render(scaled: Dict[Tuple[str, int], Dict[str, Any]], handoffs: List[Dict[str, Any]]) -> str:
-    out = ["| scenario | workers | rate | server CPU (all workers) | generator CPU | 2 workers / 1 |",
-           "|---|---|---|---|---|---|"]
-    for scenario in ("echo", "broadcast"):
-        one = scaled.get((scenario, 1), {}).get("rate")
-        for workers in (1, 2):
-            r = scaled.get((scenario, workers), {})
-            if r.get("errors"):
-                out.append(f"| {scenario} | {workers} | error: {r['errors'][0][:80]} | | | |")
-                continue
-            ratio = f"{r['rate'] / one:.2f}x" if workers == 2 and one and r.get("rate") else ""
-            out.append(f"| {scenario} | {workers} | {R.fmt(r.get('rate'))}/s | {r.get('server_cpu', 0):.2f} cores | "
-                       f"{r.get('gen_cpu', 0):.2f} cores | {ratio} |")
+def render(scaled: Dict[Tuple[str, str, int], Dict[str, Any]], handoffs: List[Dict[str, Any]]) -> str:
+    out = ["| server | scenario | workers | rate | server CPU (all processes) | generator CPU | 2 workers / 1 |",
+           "|---|---|---|---|---|---|---|"]
+    for server in ("siothread", "node"):
+        for scenario in ("echo", "broadcast"):
+            one = scaled.get((server, scenario, 1), {}).get("rate")
+            for workers in (1, 2):
+                r = scaled.get((server, scenario, workers))
+                if r is None:
+                    continue
+                label = "siothread" if server == "siothread" else "Node (sticky + cluster-adapter)"
+                if r.get("errors"):
+                    out.append(f"| {label} | {scenario} | {workers} | error: {r['errors'][0][:80]} | | | |")
+                    continue
+                ratio = f"{r['rate'] / one:.2f}x" if workers == 2 and one and r.get("rate") else ""
+                out.append(f"| {label} | {scenario} | {workers} | {R.fmt(r.get('rate'))}/s | "
+                           f"{r.get('server_cpu') or 0:.2f} cores | {r.get('gen_cpu') or 0:.2f} cores | {ratio} |")
     out += ["", "| long-polling echo, 20 clients | round trips/s | server CPU | server CPU per round trip |",
             "|---|---|---|---|"]
     for row in handoffs:
@@ -252,13 +265,16 @@ def main() -> None:
     why = R.server_unavailable("siothread")
     if why:
         sys.exit(why)
-    scaled: Dict[Tuple[str, int], Dict[str, Any]] = {}
+    scaled: Dict[Tuple[str, str, int], Dict[str, Any]] = {}
     if not args.skip_scaling:
-        for scenario in ("echo", "broadcast"):
-            for workers in (1, 2):
-                scaled[(scenario, workers)] = scale(workers, scenario, args.duration, args.smoke)
-                print(scenario, workers, {k: scaled[(scenario, workers)].get(k)
-                                          for k in ("rate", "server_cpu", "gen_cpu", "errors")}, flush=True)
+        servers = ["siothread"] + ([] if R.server_unavailable("node") else ["node"])
+        for server in servers:
+            for scenario in ("echo", "broadcast"):
+                for workers in (1, 2):
+                    r = scaled[(server, scenario, workers)] = scale(server, workers, scenario, args.duration,
+                                                                     args.smoke)
+                    print(server, scenario, workers, {k: r.get(k) for k in ("rate", "server_cpu", "gen_cpu",
+                                                                             "errors")}, flush=True)
     handoffs = handoff_costs(args.duration, 2 if args.smoke else 20)
     errors = [e for r in scaled.values() for e in r.get("errors", [])]
     errors += [row["label"] for row in handoffs if not row.get("round_trips")]
