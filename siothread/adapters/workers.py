@@ -75,12 +75,14 @@ class WorkerManager(ClusterAdapterWithHeartbeat):
     Used automatically by the workers when the server's adapter is the default
     in-process one; pass it as ``client_manager=`` to say so explicitly or to set
     its options (those of :class:`~siothread.adapters.cluster.ClusterAdapterWithHeartbeat`).
+    ``group`` and ``slot`` default to those of the worker process it runs in.
     """
 
-    def __init__(self, *, heartbeat_interval: float = 2.0, heartbeat_timeout: float = 5.0, **kwargs: Any) -> None:
+    def __init__(self, *, group: str = "", slot: int = -1, heartbeat_interval: float = 2.0,
+                 heartbeat_timeout: float = 5.0, **kwargs: Any) -> None:
         super().__init__(heartbeat_interval=heartbeat_interval, heartbeat_timeout=heartbeat_timeout, **kwargs)
-        self.group = ""
-        self.slot = -1
+        self.group = group
+        self.slot = slot
         self.peers: Dict[int, _Peer] = {}
         self._listener: Any = None
         self._greenlets: "set[Any]" = set()
@@ -92,8 +94,9 @@ class WorkerManager(ClusterAdapterWithHeartbeat):
         from ..workerproc import current_worker
 
         proc = current_worker()
-        if proc is not None and self._listener is None:
+        if proc is not None and self.slot < 0:
             self.group, self.slot = proc.router.group, proc.router.slot
+        if self.slot >= 0 and self._listener is None:
             listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             listener.bind(_bus_address(self.group, self.slot))
             listener.listen(128)
