@@ -11,11 +11,15 @@ client's next request, or its WebSocket upgrade, may land elsewhere. Here:
 - a worker's sids start with its slot in two base64url characters, followed by
   siothread's usual 120 random bits (:func:`sid_prefix`, :func:`sid_owner`): no
   lookup table, nothing shared;
-- a worker that receives a request for a sid it does not hold connects to the
-  owner's Unix socket and passes the accepted TCP connection with ``SCM_RIGHTS``,
-  together with the bytes it already read (the request head and what followed).
-  The owner serves that request and the rest of the connection itself: no proxy
-  hop, no copy per message afterwards;
+- a worker that receives a request for a sid it does not hold passes the accepted
+  TCP connection with ``SCM_RIGHTS`` to the owner, together with the bytes it
+  already read (the request head and what followed), as one record on a
+  ``SOCK_SEQPACKET`` channel it keeps open to that worker
+  (``\0siothread-<group>-<slot>.fd``): one ``sendmsg`` per hand-off. The owner
+  serves that request and the rest of the connection itself: no proxy hop, no
+  copy per message afterwards. A channel the owner closed (it died or was
+  replaced) is noticed before the connection is taken: then the request is
+  answered here;
 - a TLS connection cannot change process (its TLS state lives in this one): the
   receiving worker relays its decrypted bytes to the owner over the Unix
   connection instead (one extra copy each way, see ``docs/scaling.md``);
@@ -23,10 +27,11 @@ client's next request, or its WebSocket upgrade, may land elsewhere. Here:
   itself: ``400 {"code":1,"message":"Session ID unknown"}``. A connect to a dead
   owner's name fails at once (``ECONNREFUSED``), so nobody waits for it.
 
-Bounds: a hand-off message is at most :data:`MAX_MESSAGE` bytes and must arrive
-within :data:`HANDOFF_TIMEOUT`; at most :data:`MAX_PENDING` are read at a time (the
-rest wait in the Unix socket's backlog); only processes of the same user may pass
-connections (``SO_PEERCRED``).
+Bounds: a hand-off record is at most :data:`MAX_MESSAGE` bytes; a sender waits at
+most :data:`HANDOFF_TIMEOUT` for room on a channel (the owner adopts connections
+as its connection pool allows); the first message of a TLS relay must arrive
+within :data:`HANDOFF_TIMEOUT`, and at most :data:`MAX_PENDING` are read at a
+time; only processes of the same user may connect (``SO_PEERCRED``).
 """
 from __future__ import annotations
 
@@ -36,7 +41,7 @@ import os
 import socket as _stdsocket
 import struct
 import sys
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Set, Tuple
 
 import gevent
 import gevent.pool
@@ -87,6 +92,10 @@ def _address(group: str, slot: int) -> str:
     return f"\0siothread-{group}-{slot}"
 
 
+def _fd_address(group: str, slot: int) -> str:
+    return f"\0siothread-{group}-{slot}.fd"
+
+
 class Router:
     """This worker's end of the hand-off: its slot, its Unix listener, and passing connections.
 
@@ -103,8 +112,11 @@ class Router:
         self.server = server
         self.slot = -1
         self.prefix = ""
-        self._listener: Any = None
-        self._acceptor: Any = None
+        self._listener: Any = None  # the slot: TLS relays arrive here
+        self._fd_listener: Any = None  # descriptors arrive here, one record each
+        #: owner slot -> the connection descriptors are passed on (kept open)
+        self._channels: Dict[int, Any] = {}
+        self._greenlets: Set[Any] = set()
         self._pending = gevent.pool.Pool(MAX_PENDING)
         #: counters, for tests and benchmarks
         self.stats = {"sent": 0, "relayed": 0, "received": 0, "refused": 0}
@@ -126,132 +138,159 @@ class Router:
             break
         else:
             raise RuntimeError(f"no free worker slot among {MAX_SLOTS}")
+        fd_listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        fd_listener.bind(_fd_address(self.group, self.slot))
+        fd_listener.listen(MAX_PENDING)
+        self._fd_listener = fd_listener
         self.server.environ["siothread.sid_prefix"] = self.prefix
         self.server.handoff = self
-        self._acceptor = gevent.spawn(self._accept_loop)
+        self._spawn(accept_same_user, lambda: self._listener,
+                    lambda conn: self._pending.spawn(self._receive_relay, conn))
+        self._spawn(accept_same_user, lambda: self._fd_listener, lambda conn: self._spawn(self._fd_reader, conn))
         return self.slot
 
     def close(self) -> None:
         """Stop receiving hand-offs (connections already adopted go on)."""
-        if self._acceptor is not None:
-            self._acceptor.kill(block=False)
-            self._acceptor = None
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
+        listeners, self._listener, self._fd_listener = (self._listener, self._fd_listener), None, None
+        for listener in listeners:
+            if listener is not None:
+                listener.close()
+        for channel in self._channels.values():
+            _close(channel)
+        self._channels.clear()
+        gevent.killall(list(self._greenlets), block=True, timeout=1.0)
         self._pending.kill(block=True, timeout=1.0)
 
+    def _spawn(self, fn: Any, *args: Any) -> Any:
+        g = gevent.spawn(fn, *args)
+        self._greenlets.add(g)
+        g.link(self._greenlets.discard)
+        return g
+
     # -- sending -----------------------------------------------------------------------
-    def connect(self, sid: str) -> Optional[Any]:
-        """A Unix connection to the live worker that owns ``sid``, or None (ours, unknown, dead)."""
+    def connect(self, sid: str) -> Optional[int]:
+        """The slot of the live worker that owns ``sid``, or None (ours, unknown, dead)."""
         owner = sid_owner(sid)
         if owner is None or owner == self.slot:
             return None
         return self.connect_slot(owner)
 
-    def connect_slot(self, slot: int) -> Optional[Any]:
-        channel = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def connect_slot(self, slot: int) -> Optional[int]:
+        """``slot`` when a worker lives there (a channel to it is open), else None."""
+        return slot if self._channel(slot) is not None else None
+
+    def _channel(self, slot: int) -> Optional[Any]:
+        channel = self._channels.get(slot)
+        if channel is not None:
+            try:  # the owner never writes: readable means it closed (it died or restarted)
+                channel._sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return channel
+            except OSError:
+                pass
+            self._drop_channel(slot, channel)
+        channel = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         channel.settimeout(HANDOFF_TIMEOUT)
         try:
-            channel.connect(_address(self.group, slot))
+            channel.connect(_fd_address(self.group, slot))
         except OSError:
             channel.close()
             self.stats["refused"] += 1
             return None
+        self._channels[slot] = channel
         return channel
 
-    def transfer(self, channel: Any, sock: Any, data: bytes, address: Any, https: bool = False) -> None:
-        """Pass ``sock`` (this process no longer owns it) and ``data`` over ``channel``.
+    def _drop_channel(self, slot: int, channel: Any) -> None:
+        if self._channels.get(slot) is channel:
+            del self._channels[slot]
+        _close(channel)
 
-        A plain socket travels as a descriptor and is closed here at once; a TLS socket
-        stays, and its bytes are relayed until either side closes (this call returns then).
+    def transfer(self, owner: int, sock: Any, data: bytes, address: Any, https: bool = False) -> None:
+        """Pass ``sock`` (this process no longer owns it) and ``data`` to the worker in slot ``owner``.
+
+        A plain socket travels as a descriptor (one record on the channel to the owner) and is
+        closed here at once; a TLS socket stays, and its bytes are relayed over a Unix
+        connection of its own until either side closes (this call returns then).
         """
         tls = hasattr(sock, "getpeercert")
         addr = list(address) if isinstance(address, tuple) else None
         meta = json.dumps({"addr": addr, "https": bool(https or tls)}).encode()
         message = _HEADER.pack(_MAGIC, _KIND_RELAY if tls else _KIND_FD, len(meta), len(data)) + meta + data
+        if tls:
+            relay = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            relay.settimeout(HANDOFF_TIMEOUT)
+            try:
+                relay.connect(_address(self.group, owner))
+                relay.sendall(message)
+            except OSError:
+                _close(relay)
+                _close(sock)
+                return
+            self.stats["relayed"] += 1
+            _relay(sock, relay)
+            return
+        channel = self._channels.get(owner) or self._channel(owner)
         try:
-            if tls:
-                channel.sendall(message)
-                self.stats["relayed"] += 1
-            else:
-                fds = array.array("i", [sock.fileno()])
-                sent = channel.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
-                if sent < len(message):
-                    channel.sendall(message[sent:])
+            if channel is not None:
+                channel.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [sock.fileno()]))])
                 self.stats["sent"] += 1
-        except OSError:
+        except OSError:  # the owner died meanwhile, or stopped reading for HANDOFF_TIMEOUT
+            self._drop_channel(owner, channel)
+        finally:
             _close(sock)
-            _close(channel)
-            return
-        if not tls:
-            _close(sock)
-            _close(channel)
-            return
-        _relay(sock, channel)
 
     # -- receiving ---------------------------------------------------------------------
-    def _accept_loop(self) -> None:
-        # waits while MAX_PENDING hand-offs are being read
-        accept_same_user(lambda: self._listener, lambda conn: self._pending.spawn(self._receive, conn))
+    def _fd_reader(self, conn: Any) -> None:
+        """Read another worker's channel: one record per connection passed on."""
+        try:
+            while True:
+                record, ancdata, flags, _ = conn.recvmsg(_HEADER.size + MAX_MESSAGE,
+                                                         _stdsocket.CMSG_SPACE(struct.calcsize("i")))
+                fd = _take_fd(ancdata)
+                if not record:
+                    if fd >= 0:
+                        os.close(fd)
+                    return
+                try:
+                    if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC) or fd < 0:
+                        raise ValueError("a truncated record, or one without a descriptor")
+                    kind, meta_len, data_len = _check_header(record[:_HEADER.size])
+                    if kind != _KIND_FD or len(record) != _HEADER.size + meta_len + data_len:
+                        raise ValueError("invalid hand-off record")
+                    body = record[_HEADER.size:]
+                    meta = _meta(body[:meta_len])
+                    client = socket.socket(fileno=fd)
+                except (ValueError, OSError):
+                    if fd >= 0:
+                        os.close(fd)
+                    continue
+                client.setblocking(False)
+                self.stats["received"] += 1
+                self._adopt_later(client, body[meta_len:], meta)
+        except OSError:
+            pass
+        finally:
+            _close(conn)
 
-    def _receive(self, conn: Any) -> None:
-        fd = -1
+    def _receive_relay(self, conn: Any) -> None:
+        """A TLS connection relayed by another worker: its first message, then its bytes."""
         try:
             with gevent.Timeout(HANDOFF_TIMEOUT):
-                kind, meta, data, fd = self._read_message(conn)
+                kind, meta_len, data_len = _check_header(_recv_exactly(conn, _HEADER.size))
+                if kind != _KIND_RELAY:
+                    raise ValueError("descriptors travel on the channel, not here")
+                body = _recv_exactly(conn, meta_len + data_len)
+                meta = _meta(body[:meta_len])
         except (OSError, ValueError, gevent.Timeout):
-            if fd >= 0:
-                os.close(fd)
             _close(conn)
             return
         self.stats["received"] += 1
+        self._adopt_later(conn, body[meta_len:], meta)
+
+    def _adopt_later(self, client: Any, data: bytes, meta: Dict[str, Any]) -> None:
         address = tuple(meta["addr"]) if isinstance(meta.get("addr"), list) else ""
-        if kind == _KIND_FD:
-            _close(conn)
-            try:
-                client = socket.socket(fileno=fd)
-            except OSError:
-                os.close(fd)
-                return
-            client.setblocking(False)
-        else:
-            client = conn
         spawn = getattr(self.server, "_spawn", None) or gevent.spawn
         spawn(self._adopt, client, data, address, bool(meta.get("https")))
-
-    @staticmethod
-    def _read_message(conn: Any) -> Tuple[int, Dict[str, Any], bytes, int]:
-        """(kind, meta, data, descriptor or -1); raises ValueError on anything malformed."""
-        fd = -1
-        head, ancdata, _, _ = conn.recvmsg(_HEADER.size, _stdsocket.CMSG_SPACE(struct.calcsize("i")))
-        for level, ctype, payload in ancdata:
-            if level == socket.SOL_SOCKET and ctype == socket.SCM_RIGHTS:
-                fds = array.array("i")
-                fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
-                for extra in fds[1:]:
-                    os.close(extra)
-                if len(fds):
-                    fd = fds[0]
-        try:
-            while len(head) < _HEADER.size:
-                more = conn.recv(_HEADER.size - len(head))
-                if not more:
-                    raise ValueError("short hand-off header")
-                head += more
-            magic, kind, meta_len, data_len = _HEADER.unpack(head)
-            if magic != _MAGIC or kind not in (_KIND_FD, _KIND_RELAY) or meta_len > MAX_META \
-                    or meta_len + data_len > MAX_MESSAGE or (kind == _KIND_FD) != (fd >= 0):
-                raise ValueError("invalid hand-off header")
-            body = _recv_exactly(conn, meta_len + data_len)
-            meta = json.loads(body[:meta_len])
-            if not isinstance(meta, dict):
-                raise ValueError("invalid hand-off meta")
-        except BaseException:
-            if fd >= 0:
-                os.close(fd)
-            raise
-        return kind, meta, body[meta_len:], fd
 
     def _adopt(self, sock: Any, data: bytes, address: Any, https: bool) -> None:
         """Serve a connection another worker passed on, as if it had been accepted here."""
@@ -293,6 +332,39 @@ def accept_same_user(get_listener: Callable[[], Any], spawn: Callable[[Any], Any
             spawn(conn)
         else:
             _close(conn)
+
+
+def _take_fd(ancdata: Any) -> int:
+    """The descriptor passed with a message (-1 for none); any extra one is closed."""
+    fd = -1
+    for level, ctype, payload in ancdata:
+        if level == socket.SOL_SOCKET and ctype == socket.SCM_RIGHTS:
+            fds = array.array("i")
+            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+            for extra in fds:
+                if fd < 0:
+                    fd = extra
+                else:
+                    os.close(extra)
+    return fd
+
+
+def _check_header(head: bytes) -> Tuple[int, int, int]:
+    """(kind, meta length, data length) of a hand-off header; ValueError when it is not one."""
+    if len(head) != _HEADER.size:
+        raise ValueError("short hand-off header")
+    magic, kind, meta_len, data_len = _HEADER.unpack(head)
+    if magic != _MAGIC or kind not in (_KIND_FD, _KIND_RELAY) or meta_len > MAX_META \
+            or meta_len + data_len > MAX_MESSAGE:
+        raise ValueError("invalid hand-off header")
+    return kind, meta_len, data_len
+
+
+def _meta(raw: bytes) -> Dict[str, Any]:
+    meta = json.loads(raw)
+    if not isinstance(meta, dict):
+        raise ValueError("invalid hand-off meta")
+    return meta
 
 
 def _recv_exactly(conn: Any, n: int) -> bytes:

@@ -149,6 +149,41 @@ def test_malformed_handoffs_are_dropped(pair, message):
     assert plain.router.stats["received"] == 0
 
 
+def _record(kind: int, meta: bytes, data: bytes) -> bytes:
+    return struct.pack("!4sBHI", b"SIOh", kind, len(meta), len(data)) + meta + data
+
+
+@pytest.mark.parametrize("record,with_fd", [
+    (_record(1, b'{"addr":null}', b"GET / HTTP/1.1\r\n\r\n"), False),  # no descriptor
+    (_record(2, b"{}", b""), True),  # a relay on the descriptor channel
+    (_record(1, b"[1]", b""), True),  # meta that is not an object
+    (_record(1, b"{}", b"")[:-1] + b"x" * 3, True),  # lengths that do not add up
+    (b"junk", True),
+], ids=["no-fd", "relay-kind", "meta", "lengths", "junk"])
+def test_malformed_records_on_the_channel_are_dropped(pair, record, with_fd):
+    plain, _ = pair
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s, open(os.devnull, "rb") as passed:
+        s.connect(_address(plain.router) + ".fd")
+        fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", passed.fileno()))] if with_fd else []
+        s.sendmsg([record], fds)
+        gevent.sleep(0.1)
+        assert plain.router.stats["received"] == 0
+        # the channel still works: a real hand-off over it is served
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+            client = socket.create_connection(listener.getsockname())
+            conn, _ = listener.accept()
+            request = b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n"
+            s.sendmsg([_record(1, b'{"addr":["127.0.0.1",1]}', request)],
+                      [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", conn.fileno()))])
+            conn.close()
+            with client:
+                client.settimeout(5)
+                assert client.recv(12) == b"HTTP/1.1 200"
+    assert plain.router.stats["received"] == 1
+
+
 def test_a_stalled_handoff_is_dropped_after_its_deadline(pair, monkeypatch):
     plain, _ = pair
     monkeypatch.setattr(handoff, "HANDOFF_TIMEOUT", 0.3)
