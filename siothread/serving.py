@@ -1088,14 +1088,14 @@ class Handler:
         if self._detached or self._head_sent or self.sock is None:
             return False
         handoff: Any = self.server.handoff
-        channel = handoff.connect(sid)
-        if channel is None:
+        owner = handoff.connect(sid)
+        if owner is None:
             return False
         buf, rest = self._headbuf
         data = buf[:rest] + self._buf
         https = self._env is not None and self._env.get("wsgi.url_scheme") == "https"
         sock, _ = self._takeover()
-        handoff.transfer(channel, sock, data, self.address, https)
+        handoff.transfer(owner, sock, data, self.address, https)
         return True
 
     def _watch_hangup(self, callback: Callable[[], None]) -> Optional[Callable[[], None]]:

@@ -102,10 +102,9 @@ class WorkerServer(Server):
                 self._accepted = target = (self._accepted + 1) % span
                 if target == router.slot:
                     break
-                channel = router.connect_slot(target)
-                if channel is not None:
+                if router.connect_slot(target) is not None:
                     self._detached.add(sock)
-                    router.transfer(channel, sock, b"", address)
+                    router.transfer(target, sock, b"", address)
                     return
         Handler(self, sock, address).run()
 
