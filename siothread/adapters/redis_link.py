@@ -57,7 +57,7 @@ class Backoff:
     def next(self) -> float:
         delay = min(self.cap, self.base * (2 ** self.attempt))
         self.attempt = min(self.attempt + 1, 30)
-        return delay / 2 + random.uniform(0, delay / 2)
+        return float(delay / 2 + random.uniform(0, delay / 2))
 
     def reset(self) -> None:
         self.attempt = 0
@@ -122,6 +122,7 @@ class RedisLink:
         self._queue = RUNTIME.Queue()
         self._greenlets: List[Any] = []
         self._closed = False
+        self._stop = RUNTIME.Event()
         self._started = False
         self.connected = False
         self.degraded_since: Optional[float] = None
@@ -151,7 +152,14 @@ class RedisLink:
         while self._queue.qsize() and self.connected and time.monotonic() < deadline:
             RUNTIME.sleep(0.01)
         self._closed = True
-        RUNTIME.killall(self._greenlets, block=True, timeout=max(0.1, deadline - time.monotonic()))
+        self._stop.set()
+        self._queue.put(None)  # wakes the publisher
+        for sub in self._subs.values():
+            sub.close()  # wakes a listener blocked on its connection
+        # Let the greenlets finish their current Redis call (each is bounded by the socket
+        # timeouts) rather than kill them inside a connect, which would leak its socket.
+        RUNTIME.joinall(self._greenlets, timeout=max(0.1, deadline - time.monotonic()))
+        RUNTIME.killall(self._greenlets, block=True, timeout=1.0)
         self._greenlets.clear()
         for sub in self._subs.values():
             sub.close()
@@ -210,18 +218,30 @@ class RedisLink:
             except Exception as exc:  # noqa: BLE001 - any failure means: not reachable
                 self._mark_down(type(exc).__name__)
                 _drain(queue, self)
-                RUNTIME.sleep(backoff.next())
+                self._stop.wait(backoff.next())
                 continue
             backoff.reset()
             self._mark_up()
             try:
                 while not self._closed:
-                    batch = [queue.get()]
+                    try:
+                        first = queue.get(timeout=1.0)
+                        if first is None:
+                            return  # closing
+                        batch = [first]
+                    except RUNTIME.Empty:
+                        if not self.connected:  # the subscriber saw Redis go: check it ourselves
+                            break
+                        continue
                     while len(batch) < self.max_batch:
                         try:
-                            batch.append(queue.get_nowait())
+                            item = queue.get_nowait()
                         except RUNTIME.Empty:
                             break
+                        if item is None:
+                            self._send(batch)
+                            return
+                        batch.append(item)
                     self._send(batch)
             except Exception as exc:  # noqa: BLE001
                 self._mark_down(type(exc).__name__)
@@ -415,7 +435,7 @@ class _Subscriber:
                 self.close()
                 link._mark_down(type(exc).__name__)
                 link.reconnects += 1
-                RUNTIME.sleep(backoff.next())
+                link._stop.wait(backoff.next())
 
     def listen(self, ps: Any) -> None:
         link = self.link

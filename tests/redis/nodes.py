@@ -94,3 +94,37 @@ class Recorder:
 
     def close(self) -> None:
         self.client.disconnect()
+
+
+def start_nodes(specs: List[Any]) -> List[NodeProcess]:
+    """Start ``[(kind, options), ...]`` and wait until every node counts all of them."""
+    nodes: List[NodeProcess] = []
+    try:
+        for kind, options in specs:
+            nodes.append(NodeProcess(kind, dict(options)))
+        for node in nodes:
+            wait_until(lambda node=node: node.request("count") == len(nodes), message="nodes never saw each other")
+    except BaseException:
+        for node in nodes:
+            node.close()
+        raise
+    return nodes
+
+
+class Clients:
+    """Recorders made by one test; ``close`` waits until no node holds a socket any more."""
+
+    def __init__(self, nodes: List[NodeProcess]) -> None:
+        self.nodes = nodes
+        self.made: List[Recorder] = []
+
+    def __call__(self, node: NodeProcess, name: str, namespace: str = "/") -> Recorder:
+        rec = Recorder(node.url, name, namespace)
+        self.made.append(rec)
+        return rec
+
+    def close(self) -> None:
+        for rec in self.made:
+            rec.close()
+        for node in self.nodes:
+            wait_until(lambda node=node: node.request("fetch", local=True) == [])
