@@ -6,18 +6,11 @@
 // Same handlers as node_server.js. Exits by itself when its parent goes away or after --max-seconds.
 const cluster = require('cluster');
 const http = require('http');
-const path = require('path');
-const { createRequire } = require('module');
+const { peers, arg, installHandlers } = require('./node_common');
 
-const peers = createRequire(path.join(__dirname, '..', '..', 'tests', 'js', 'package.json'));
 const { Server } = peers('socket.io');
 const { setupMaster, setupWorker } = peers('@socket.io/sticky');
 const { createAdapter, setupPrimary } = peers('@socket.io/cluster-adapter');
-
-function arg(name, dflt) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : dflt;
-}
 
 const host = arg('host', '127.0.0.1');
 const port = Number(arg('port'));
@@ -48,18 +41,6 @@ if (cluster.isPrimary) {
   const io = new Server(httpServer, { cors: { origin: '*' }, maxHttpBufferSize: maxBuffer });
   io.adapter(createAdapter());
   setupWorker(io);
-  io.on('connection', (socket) => {
-    socket.on('echo', (...args) => socket.emit('echo', ...args));
-    socket.on('ack', (...args) => {
-      const cb = args.pop();
-      if (typeof cb === 'function') cb(...args);
-    });
-    socket.on('join', (...args) => {
-      socket.join('bench');
-      const cb = args[args.length - 1];
-      if (typeof cb === 'function') cb();
-    });
-    socket.on('broadcast', (...args) => io.to('bench').emit('broadcast', ...args));
-  });
+  installHandlers(io);
   setInterval(() => { if (!process.connected) process.exit(0); }, 1000).unref();
 }
