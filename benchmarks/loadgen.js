@@ -72,11 +72,17 @@ const SIO_CONNECT = textFrame('40');
 const CLOSE = wsFrame(8, Buffer.from([0x03, 0xe8]));
 
 function readServerCpu() {
-  if (!cfg.serverPid) return null;
+  // cfg.serverPids: a server of several processes (its workers), summed
+  const pids = cfg.serverPids || (cfg.serverPid ? [cfg.serverPid] : []);
+  if (!pids.length) return null;
   try {
-    const stat = fs.readFileSync(`/proc/${cfg.serverPid}/stat`, 'latin1');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / cfg.clkTck; // utime + stime, seconds
+    let total = 0;
+    for (const pid of pids) {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(f[11]) + Number(f[12])) / cfg.clkTck; // utime + stime, seconds
+    }
+    return total;
   } catch (e) {
     return null;
   }

@@ -18,12 +18,14 @@ def main(argv: "list[str] | None" = None) -> None:
     parser.add_argument("--header-timeout", type=float, default=10.0)
     parser.add_argument("--idle-timeout", type=float, default=30.0)
     parser.add_argument("--shutdown-timeout", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes sharing the port (sessions are handed to their worker)")
     args = parser.parse_args(argv)
     module_name, _, attr = args.app.partition(":")
     sys.path.insert(0, "")
     app = getattr(importlib.import_module(module_name), attr or "app")
     serve(app, host=args.host, port=args.port, header_timeout=args.header_timeout,
-          idle_timeout=args.idle_timeout, shutdown_timeout=args.shutdown_timeout)
+          idle_timeout=args.idle_timeout, shutdown_timeout=args.shutdown_timeout, workers=args.workers)
 
 
 if __name__ == "__main__":

@@ -414,7 +414,7 @@ class Handler:
 
     __slots__ = (
         "server", "sock", "address", "_raw", "_buf", "_hub", "_io", "_hup_io", "_hup_cb",
-        "_env", "_log", "_drained", "_detached", "_gone", "_no_input",
+        "_env", "_log", "_drained", "_detached", "_gone", "_no_input", "_headbuf",
         # the request being answered
         "_input", "_status", "_code", "_block", "_clen", "_app_close", "_app_framed", "_has_date",
         "_head_sent", "_chunked", "_sent", "_keep", "_http10", "_no_body",
@@ -441,7 +441,11 @@ class Handler:
             env["REMOTE_PORT"] = str(address[1])
         env["wsgi.input_terminated"] = True
         env["siothread.takeover"] = self._takeover
+        if server.handoff is not None:
+            env["siothread.handoff"] = self._handoff
         self._env: Optional[dict] = env
+        #: the buffer the last request head was parsed from, and where the head ends in it
+        self._headbuf: Tuple[bytes, int] = (b"", 0)
         self._log = None if isinstance(server.log, pywsgi._NoopLog) else server.log
         self._drained = False
         self._detached = False
@@ -658,6 +662,7 @@ class Handler:
                 return None
             buf = buf + data if buf else data
         self._buf = buf[rest:]
+        self._headbuf = (buf, rest)
         return self._parse(buf[:end].decode("latin-1"))
 
     def _parse(self, text: str) -> Tuple[dict, bool, bool, bool]:
@@ -1072,6 +1077,27 @@ class Handler:
         self._buf = b""
         return self.sock, _Leftover(rest)
 
+    def _handoff(self, sid: str) -> bool:
+        """Pass the connection to the worker process that owns ``sid`` (``environ["siothread.handoff"]``).
+
+        Called by the engine before it reads the request body and before any response: the
+        owner receives the socket and the bytes read so far (this request's head and what
+        followed it), and serves this request and the rest of the connection. False when no
+        other live worker owns ``sid``: nothing happened and the caller answers itself.
+        """
+        if self._detached or self._head_sent or self.sock is None:
+            return False
+        handoff: Any = self.server.handoff
+        owner = handoff.connect(sid)
+        if owner is None:
+            return False
+        buf, rest = self._headbuf
+        data = buf[:rest] + self._buf
+        https = self._env is not None and self._env.get("wsgi.url_scheme") == "https"
+        sock, _ = self._takeover()
+        handoff.transfer(owner, sock, data, self.address, https)
+        return True
+
     def _watch_hangup(self, callback: Callable[[], None]) -> Optional[Callable[[], None]]:
         raw = self._raw
         if raw is None or self._buf or self._detached:
@@ -1113,6 +1139,9 @@ class Server(pywsgi.WSGIServer):
         #: sockets taken over by the application (WebSocket), until their handler returned:
         #: the application closes them, not us
         self._detached: Set[Any] = set()
+        #: passes connections to the worker process that owns a session
+        #: (:class:`siothread.handoff.Router`); None in a single process
+        self.handoff: Any = None
 
     def handle(self, sock: Any, address: Any) -> None:
         Handler(self, sock, address).run()
@@ -1189,7 +1218,7 @@ def make_server(app: Any, host: str = "127.0.0.1", port: int = 5000, *, header_t
 
 
 def serve(app: Any, host: str = "127.0.0.1", port: int = 5000, *, shutdown_timeout: float = 10.0,
-          stop_event: Any = None, **kwargs: Any) -> None:
+          stop_event: Any = None, workers: int = 1, **kwargs: Any) -> None:
     """Serve ``app`` until SIGINT/SIGTERM, then shut down gracefully.
 
     When ``app`` has a ``shutdown(timeout)`` method (:class:`siothread.WSGIApp`
@@ -1197,7 +1226,15 @@ def serve(app: Any, host: str = "127.0.0.1", port: int = 5000, *, shutdown_timeo
     are disconnected with reason "server shutting down", then the listener closes.
     ``stop_event`` (an event such as ``sio.runtime.Event()``) stops it the same
     way when set, for code that serves in-process (``flask_siothread``'s ``stop()``).
+
+    ``workers=N`` (N > 1, Linux) forks N worker processes sharing the port, which
+    pass each session's requests to the worker that holds it (:mod:`siothread.prefork`).
     """
+    if workers != 1:
+        from .prefork import serve_workers
+
+        serve_workers(app, host, port, workers=workers, shutdown_timeout=shutdown_timeout, **kwargs)
+        return
     server = make_server(app, host, port, **kwargs)
     stopping = stop_event if stop_event is not None else gevent.event.Event()
 

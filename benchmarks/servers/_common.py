@@ -16,6 +16,8 @@ def parse_args(description: str) -> argparse.Namespace:
                         help="the server exits by itself after this long")
     parser.add_argument("--ping-interval", type=float, default=None,
                         help="Engine.IO ping interval in seconds (default: the server's own, 25)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes (siothread only: siothread.serve(app, workers=N))")
     return parser.parse_args()
 
 

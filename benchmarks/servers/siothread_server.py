@@ -33,8 +33,12 @@ def build(max_buffer: int, ping_interval: "float | None" = None) -> "siothread.W
 
 def main() -> None:
     args = parse_args(__doc__)
-    start_watchdog(args.max_seconds)
-    siothread.serve(build(args.max_buffer, args.ping_interval), host=args.host, port=args.port)
+    if args.workers == 1:
+        # (with workers, the master stops them when the driver stops it; a greenlet started
+        # before the fork would run in every worker, where the parent is the master)
+        start_watchdog(args.max_seconds)
+    siothread.serve(build(args.max_buffer, args.ping_interval), host=args.host, port=args.port,
+                    workers=args.workers)
 
 
 if __name__ == "__main__":

@@ -196,6 +196,12 @@ class Server:
         if transport not in cfg.transports:
             return error_response(start_response, EngineErrorCode.UNKNOWN_TRANSPORT)
         sid = query.get("sid")
+        if sid is not None and sid not in self.sessions and sid not in self._last_polls:
+            # Several worker processes: the sid may belong to another one, which then serves
+            # this connection from here on (siothread.serving.Handler._handoff).
+            handoff = environ.get("siothread.handoff")
+            if handoff is not None and handoff(sid):
+                return []
         if transport == "websocket":
             return self._handle_websocket(environ, start_response, sid, allowed)
         if not allowed:
@@ -240,9 +246,11 @@ class Server:
         return None
 
     def _new_session(self, environ: dict, transport: str) -> Session:
-        sid = secrets.token_urlsafe(15)
+        # Several worker processes: the prefix names this one (siothread.handoff).
+        prefix = environ.get("siothread.sid_prefix", "")
+        sid = prefix + secrets.token_urlsafe(15)
         while sid in self.sessions:  # pragma: no cover - 120 random bits
-            sid = secrets.token_urlsafe(15)
+            sid = prefix + secrets.token_urlsafe(15)
         session = Session(self, sid, environ, transport)
         self.sessions[sid] = session
         return session
