@@ -189,6 +189,12 @@ class RedisLink:
             "queued": self._queue.qsize(),
         }
 
+    def dedicated_client(self, socket_timeout: float) -> Any:
+        """A connection of its own with this link's options (a blocking reader such as ``XREAD BLOCK``
+        must not hold a pooled connection); ``socket_timeout`` must exceed the longest block."""
+        options = dict(self._options, socket_timeout=socket_timeout)
+        return self._redis.Redis.from_url(self.url, **options)
+
     # --------------------------------------------------------------- publishing
     def publish(self, channel: str, payload: bytes, sharded: bool = False) -> bool:
         """Queue a message; False when it was dropped (degraded, closed, or the queue is full)."""

@@ -25,11 +25,14 @@ import siothread  # noqa: E402
 def build(options):
     kind = options.pop("kind", "classic")
     url = options.pop("url")
+    recovery = options.pop("recovery", None)
     if kind == "sharded":
         manager = siothread.ShardedRedisManager(url, **options)
+    elif kind == "streams":
+        manager = siothread.RedisStreamsManager(url, **options)
     else:
         manager = siothread.RedisManager(url, **options)
-    sio = siothread.Server(client_manager=manager, cors_allowed_origins="*")
+    sio = siothread.Server(client_manager=manager, cors_allowed_origins="*", recovery=recovery)
     heard = []
 
     @sio.event
@@ -100,6 +103,8 @@ def run(sio, heard, cmd):
         return heard
     if op == "status":
         return sio.manager.status()
+    if op == "recovered":
+        return sio.is_recovered(cmd["sid"], ns) if sio.manager.is_connected(ns, cmd["sid"]) else None
     if op == "rooms":
         return sorted(sio.manager.get_rooms(ns, cmd["sid"]))
     raise ValueError(f"unknown op {op}")

@@ -1,0 +1,623 @@
+"""``RedisStreamsManager``: the cluster adapter of Node's ``@socket.io/redis-streams-adapter`` 0.3.x.
+
+Wire format (read from the Node adapter, shared both ways with Node nodes):
+
+- Every cluster message that must not be lost (broadcasts without acks,
+  ``sockets_join``, ``sockets_leave``, ``disconnect_sockets``, ...) is an
+  entry of the stream ``stream_name`` (``XADD ... MAXLEN ~ max_len``), encoded
+  by :mod:`~siothread.adapters.stream_entries`. Each node reads the stream with
+  ``XREAD BLOCK`` from the last entry it handled, so a Redis blip neither loses
+  nor repeats an entry, and an entry's id is the *offset* appended to the
+  event it carries when connection-state recovery is on.
+- Ephemeral messages (broadcasts with acks, ``fetch_sockets``,
+  ``server_side_emit``) are msgpack on the pub/sub channel
+  ``<channel_prefix>#<nsp>#``; answers go to ``<channel_prefix>#<nsp>#<uid>#``.
+  ``server_count()`` is ``PUBSUB NUMSUB`` of the first channel.
+- A disconnected socket's session is ``SET <session_key_prefix><pid>`` with the
+  base64 of msgpack ``{sid, pid, rooms, data}`` and a TTL of
+  ``max_disconnection_duration`` (``PX``). siothread adds ``nsp`` and
+  ``joined`` (each room's stream position when the socket joined it), which Node
+  ignores, and an index (a sorted set) that caps the number of sessions.
+
+Recovery holds the in-process protections cluster-wide (see ``restore_session``
+and ``docs/scaling.md``). The transport-independent cluster behaviour
+(requests, acks across nodes, socket management) is
+:class:`~siothread.adapters.cluster.ClusterAdapter`; the Redis connections are
+:class:`~siothread.adapters.redis_link.RedisLink`.
+
+Reference: ``socketio/socket.io-redis-streams-adapter: lib/adapter.ts, lib/util.ts``.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import time
+from typing import Any, Dict, FrozenSet, List, Optional
+
+from ..engine._runtime import RUNTIME
+from ..protocol.socketio import Packet, PacketType
+from . import wire
+from .base import BroadcastOptions, RecoveredSession, RecoveryOptions
+from .cluster import ClusterAdapter, MessageType
+from .redis_link import Backoff, LinkUnavailable, RedisLink
+from .stream_entries import (ZERO, StreamId, decode_entry, encode_entry, format_id, missed_packet,
+                             parse_id)
+
+__all__ = ["RedisStreamsManager"]
+
+#: store a session and index it by expiry; evict expired and, past the cap, the oldest ones.
+#: KEYS: session key, index key. ARGV: value, ttl ms, max sessions.
+_PERSIST = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+redis.call('ZADD', KEYS[2], now + ttl, KEYS[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local extra = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
+if extra > 0 then
+  for _, key in ipairs(redis.call('ZRANGE', KEYS[2], 0, extra - 1)) do redis.call('DEL', key) end
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, extra - 1)
+end
+redis.call('PEXPIRE', KEYS[2], ttl)
+return extra
+"""
+
+#: take a session once (GET + DEL, Node's GETDEL) and drop it from the index. KEYS: session key, index key.
+_TAKE = """
+local value = redis.call('GET', KEYS[1])
+if value then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], KEYS[1])
+end
+return value
+"""
+
+
+def _is_ephemeral(message: Dict[str, Any]) -> bool:
+    """Node's ``isEphemeral``: what goes over pub/sub instead of the stream."""
+    mtype = message["type"]
+    if mtype == MessageType.BROADCAST:
+        return message.get("data", {}).get("requestId") is not None
+    return mtype in (MessageType.SERVER_SIDE_EMIT, MessageType.FETCH_SOCKETS)
+
+
+class RedisStreamsManager(ClusterAdapter):
+    """Rooms, broadcasts and connection-state recovery across nodes on one Redis stream.
+
+    ``Server(client_manager=RedisStreamsManager(url), recovery=True)``: a client
+    whose connection dropped may come back on any node (or on its restarted
+    node) within ``max_disconnection_duration`` and get its sid, rooms, session
+    and every event it missed.
+
+    Args:
+        url: Redis URL (``redis://``, ``rediss://``, ``unix://``).
+        stream_name: the stream (Node's ``streamName``).
+        channel_prefix: prefix of the pub/sub channels (Node's ``channelPrefix``).
+        max_len: stream length cap, ``MAXLEN ~`` (Node's ``maxLen``); it also bounds
+            how far back a client can recover.
+        read_count: entries per ``XREAD`` (Node's ``readCount``).
+        block_time: seconds one ``XREAD`` blocks (Node's ``blockTimeInMs`` / 1000).
+        session_key_prefix: prefix of the session keys (Node's ``sessionKeyPrefix``).
+        only_plaintext: never look for binary in broadcast data (Node's ``onlyPlaintext``).
+        requests_timeout: seconds to wait for other nodes' answers.
+        publish_timeout: bound of every Redis call: a stalled Redis holds a
+            broadcast or a recovery at most this long.
+        max_pending_requests, max_ack_wait, limits: as :class:`~siothread.adapters.cluster.ClusterAdapter`.
+        redis_options: extra arguments for redis-py's ``Redis.from_url``.
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://localhost:6379/0",
+        stream_name: str = "socket.io",
+        *,
+        channel_prefix: str = "socket.io",
+        max_len: int = 10_000,
+        read_count: int = 100,
+        block_time: float = 5.0,
+        session_key_prefix: str = "sio:session:",
+        only_plaintext: bool = False,
+        requests_timeout: float = 5.0,
+        publish_timeout: float = 5.0,
+        max_pending_requests: int = 1000,
+        max_ack_wait: float = 60.0,
+        limits: Optional[wire.WireLimits] = None,
+        logger: Optional[logging.Logger] = None,
+        redis_options: Optional[Dict[str, Any]] = None,
+    ) -> None:
+        for name, value in (("stream_name", stream_name), ("channel_prefix", channel_prefix),
+                            ("session_key_prefix", session_key_prefix)):
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{name} must be a non-empty string")
+        if "#" in channel_prefix:
+            raise ValueError("channel_prefix must not contain '#'")
+        if not isinstance(max_len, int) or max_len < 1 or not isinstance(read_count, int) or read_count < 1:
+            raise ValueError("max_len and read_count must be integers >= 1")
+        if not 0 < block_time <= 60:
+            raise ValueError("block_time must be in (0, 60] seconds")
+        super().__init__(requests_timeout=requests_timeout, max_pending_requests=max_pending_requests,
+                         max_ack_wait=max_ack_wait, limits=limits,
+                         logger=logger or logging.getLogger("siothread.redis"))
+        self.url = url
+        self.stream_name = stream_name
+        self.channel_prefix = channel_prefix
+        self.max_len = max_len
+        self.read_count = read_count
+        self.block_time = block_time
+        self.session_key_prefix = session_key_prefix
+        self.session_index = session_key_prefix + "#index"
+        self.only_plaintext = only_plaintext
+        self.link = RedisLink(url, self._on_pubsub, redis_options=redis_options, publish_timeout=publish_timeout,
+                              log=self.logger)
+        #: the last entry the reader handled (None until it first reached Redis)
+        self._position: Optional[StreamId] = None
+        #: the last entry this node added
+        self._own_last: StreamId = ZERO
+        self._inflight = 0  # stored broadcasts between XADD and local delivery
+        self._reader: Any = None
+        self._closed = False
+        # namespace -> sid -> room -> stream position when the socket joined (recovery only)
+        self._joined: Dict[str, Dict[str, Dict[str, StreamId]]] = {}
+        self._persisting: Dict[str, Any] = {}  # pid -> Event set when its SET finished
+        self.reader_connected = False
+        self.entries_read = 0
+        self.stream_gaps = 0
+        self.dropped_writes = 0
+        self.dropped_sessions = 0
+
+    # ---------------------------------------------------------------- lifecycle
+    def initialize(self) -> None:
+        if self._requests is not None:
+            return
+        super().initialize()
+        self.link.start()
+        self._reader = RUNTIME.spawn(self._read_loop)
+
+    def close(self) -> None:
+        # sessions of sockets closed by the shutdown are still being written: let them land
+        deadline = time.monotonic() + self.link.publish_timeout
+        for done in list(self._persisting.values()):
+            done.wait(max(0.0, deadline - time.monotonic()))
+        self._closed = True
+        if self._reader is not None:
+            RUNTIME.killall([self._reader], block=True, timeout=1.0)
+            self._reader = None
+        self.link.close()
+        super().close()
+
+    def status(self) -> Dict[str, Any]:
+        """Health for a readiness probe: the link's status plus the stream reader's."""
+        out = self.link.status()
+        out.update(
+            connected=out["connected"] and self.reader_connected,
+            stream_position=format_id(self._position) if self._position is not None else None,
+            entries_read=self.entries_read,
+            stream_gaps=self.stream_gaps,
+            dropped_invalid=self.drops.total,
+            dropped_writes=self.dropped_writes,
+            dropped_sessions=self.dropped_sessions,
+            pending_requests=len(self._requests) if self._requests is not None else 0,
+        )
+        return out
+
+    # ---------------------------------------------------------------- transport
+    def _channel(self, namespace: str, uid: str = "") -> str:
+        return f"{self.channel_prefix}#{namespace}#{uid + '#' if uid else ''}"
+
+    def namespace_added(self, namespace: str) -> None:
+        self.link.subscribe(channels=[self._channel(namespace), self._channel(namespace, self.uid)])
+
+    def cluster_size(self, namespace: str) -> int:
+        """Nodes subscribed to the namespace's channel (Node's ``serverCount``); 1 when Redis cannot say."""
+        try:
+            reply = self.link.command("PUBSUB", "NUMSUB", self._channel(namespace))
+            return max(1, int(reply[1]))
+        except (LinkUnavailable, IndexError, TypeError, ValueError):
+            return 1
+
+    def do_publish(self, namespace: str, message: Dict[str, Any]) -> None:
+        if _is_ephemeral(message):
+            self._publish(self._channel(namespace), message)
+        else:
+            self._xadd(message)
+
+    def do_publish_response(self, namespace: str, requester_uid: str, response: Dict[str, Any]) -> None:
+        self._publish(self._channel(namespace, requester_uid), response)
+
+    def _publish(self, channel: str, message: Dict[str, Any]) -> None:
+        try:
+            payload = wire.encode_msgpack(message)
+        except (TypeError, ValueError) as exc:
+            self.logger.error("cannot send to other nodes: %s", exc)
+            return
+        self.link.publish(channel, payload)
+
+    def _xadd(self, message: Dict[str, Any]) -> Optional[str]:
+        """Append ``message`` to the stream; its entry id, or None when Redis did not take it.
+
+        Node awaits the same ``XADD`` before delivering locally; here the wait
+        is bounded by ``publish_timeout``.
+        """
+        try:
+            fields = encode_entry(message, self.only_plaintext)
+        except (TypeError, ValueError) as exc:
+            self.logger.error("cannot send to other nodes: %s", exc)
+            return None
+        try:
+            reply = self.link.command("XADD", self.stream_name, "MAXLEN", "~", self.max_len, "*", *fields)
+        except LinkUnavailable as exc:
+            self.dropped_writes += 1
+            self.logger.debug("stream write dropped: %s", exc)
+            return None
+        entry = reply.decode("ascii") if isinstance(reply, bytes) else str(reply)
+        parsed = parse_id(entry)
+        if parsed is not None and parsed > self._own_last:
+            self._own_last = parsed
+        return entry
+
+    def _on_pubsub(self, channel: str, data: bytes) -> None:
+        try:
+            message = wire.decode(data, self.limits)
+        except wire.WireError as exc:
+            self.drops.drop("invalid", str(exc))
+            return
+        self.on_message(message)
+
+    # ------------------------------------------------------------- broadcasting
+    def broadcast(self, namespace: str, packet: Packet, opts: BroadcastOptions) -> int:
+        """Deliver locally and, unless ``local``, add the broadcast to the stream.
+
+        With recovery on, a plain broadcast is delivered with its entry id
+        appended (:meth:`store_packet`); without it (or for volatile ones) it is
+        not stored, as in Node.
+        """
+        assert self.host is not None
+        if opts.local:
+            return self.host.deliver(packet, self.select(namespace, opts), opts)
+        self.use_namespace(namespace)
+        if self.recovery is not None and packet.id is None and not opts.volatile:
+            self._inflight += 1
+            try:
+                packet = self.store_packet(namespace, packet, opts)
+                return self.host.deliver(packet, self.select(namespace, opts), opts)
+            finally:
+                self._inflight -= 1
+        self.publish(namespace, MessageType.BROADCAST,
+                     {"packet": wire.packet_to_wire(packet), "opts": wire.opts_to_wire(opts)})
+        return self.host.deliver(packet, self.select(namespace, opts), opts)
+
+    def store_packet(self, namespace: str, packet: Packet, opts: BroadcastOptions) -> Packet:
+        """Add the broadcast to the stream; the packet with its entry id appended (unchanged if Redis
+        did not take it: delivered, but not recoverable)."""
+        entry = self._xadd({"uid": self.uid, "nsp": namespace, "type": int(MessageType.BROADCAST),
+                            "data": {"packet": wire.packet_to_wire(packet), "opts": wire.opts_to_wire(opts)}})
+        if entry is None:
+            return packet
+        return Packet(packet.type, packet.namespace, [*packet.data, entry], packet.id)
+
+    # ------------------------------------------------------------ stream reader
+    def _read_loop(self) -> None:
+        """``XREAD BLOCK`` from the last handled entry, on a connection of its own, for ever."""
+        backoff = Backoff()
+        while not self._closed:
+            client = None
+            try:
+                client = self.link.dedicated_client(self.block_time + self.link.publish_timeout)
+                if self._position is None:
+                    self._position = self._last_entry(client)
+                else:
+                    self._check_gap(client)
+                self.reader_connected = True
+                backoff.reset()
+                while not self._closed:
+                    reply = client.xread({self.stream_name: format_id(self._position)}, count=self.read_count,
+                                         block=int(self.block_time * 1000))
+                    for entry, fields in _entries(reply):
+                        self._on_entry(entry, fields)
+            except Exception as exc:  # noqa: BLE001 - reconnect on any failure
+                if self._closed:
+                    return
+                if self.reader_connected:
+                    self.logger.warning("stream reader lost Redis (%s): reconnecting", type(exc).__name__)
+                self.reader_connected = False
+                RUNTIME.sleep(backoff.next())
+            finally:
+                if client is not None:
+                    try:
+                        client.close()
+                    except Exception:  # noqa: BLE001 - closing a broken connection
+                        pass
+
+    def _last_entry(self, client: Any) -> StreamId:
+        """Where a new reader starts: the newest entry (Node's ``$``, but an id a reconnect can resume from)."""
+        newest = client.xrevrange(self.stream_name, "+", "-", count=1)
+        if newest:
+            return parse_id(newest[0][0]) or ZERO
+        return ZERO
+
+    def _check_gap(self, client: Any) -> None:
+        """After a reconnect: count it when entries this node had not read were trimmed meanwhile."""
+        deleted = _max_deleted(_stream_info(client, self.stream_name))
+        if deleted is not None and self._position is not None and deleted > self._position:
+            self.stream_gaps += 1
+            self.logger.warning("stream %s was trimmed past this node's position during an outage",
+                                self.stream_name)
+
+    def _on_entry(self, entry: Any, fields: Any) -> None:
+        entry_id = parse_id(entry)
+        if entry_id is None:
+            return
+        # moved before delivery: a restore that sees this position replays the entry, and the
+        # delivery below (recipients selected now) does not reach the socket it restores
+        self._position = entry_id
+        self.entries_read += 1
+        try:
+            message = decode_entry(fields, self.limits)
+            data = message.get("data")
+            if message["type"] == MessageType.BROADCAST and type(data) is dict and data.get("requestId") is None:
+                self._stream_broadcast(message, format_id(entry_id), data)
+            else:
+                self.on_message(message)
+        except wire.WireError as exc:
+            self.drops.drop("invalid entry", str(exc))
+        except Exception as exc:  # noqa: BLE001 - one bad entry never ends the reader
+            self.logger.error("error handling stream entry %s", format_id(entry_id), exc_info=exc)
+
+    def _stream_broadcast(self, message: Dict[str, Any], entry: str, data: Dict[str, Any]) -> None:
+        """Another node's broadcast: delivered once to the local recipients, with its offset if stored."""
+        namespace = message["nsp"]
+        if message["uid"] == self.uid or namespace not in self.namespaces:
+            return
+        packet = wire.packet_from_wire(data.get("packet"), namespace)
+        opts = wire.opts_from_wire(data.get("opts"), self.limits)
+        if self.recovery is not None and packet.id is None and not opts.volatile:
+            packet = Packet(PacketType.EVENT, namespace, [*packet.data, entry])
+        elif packet.id is not None:
+            packet = Packet(PacketType.EVENT, namespace, packet.data)
+        assert self.host is not None
+        self.host.deliver(packet, self.select(namespace, opts), opts)
+
+    # ------------------------------------------------- membership positions
+    def _now(self) -> StreamId:
+        """This node's stream position: everything up to here was delivered live."""
+        position = self._position or ZERO
+        return position if position > self._own_last else self._own_last
+
+    def connect(self, namespace: str, sid: str, eio_sid: str) -> None:
+        super().connect(namespace, sid, eio_sid)
+        if self.recovery is not None:
+            self._joined.setdefault(namespace, {}).setdefault(sid, {}).setdefault(sid, self._now())
+
+    def enter_room(self, namespace: str, sid: str, room: str) -> None:
+        super().enter_room(namespace, sid, room)
+        if self.recovery is not None:
+            rooms = self._joined.get(namespace, {}).get(sid)
+            if rooms is not None and room not in rooms and self.is_connected(namespace, sid):
+                rooms[room] = self._now()
+
+    def leave_room(self, namespace: str, sid: str, room: str) -> None:
+        super().leave_room(namespace, sid, room)
+        if room != sid:
+            self._joined.get(namespace, {}).get(sid, {}).pop(room, None)
+
+    def disconnect(self, namespace: str, sid: str) -> None:
+        super().disconnect(namespace, sid)
+        sids = self._joined.get(namespace)
+        if sids is not None:
+            sids.pop(sid, None)
+            if not sids:
+                del self._joined[namespace]
+
+    # -------------------------------------------------- connection-state recovery
+    def enable_recovery(self, options: RecoveryOptions) -> None:
+        self.recovery = options
+        for namespace, sids in self._sids.items():
+            for sid, rooms in sids.items():
+                self._joined.setdefault(namespace, {})[sid] = {room: self._now() for room in rooms}
+
+    def persist_session(self, namespace: str, sid: str, pid: str, data: Dict[str, Any]) -> None:
+        """Store the session in Redis (Node's format plus ``nsp`` and ``joined``), without waiting for it."""
+        recovery = self.recovery
+        joined = self._joined.get(namespace, {}).get(sid)
+        if recovery is None or joined is None or self.host is None:
+            return
+        session = {"sid": sid, "pid": pid, "rooms": self.get_rooms(namespace, sid), "data": data,
+                   "nsp": namespace, "joined": {room: format_id(at) for room, at in joined.items()}}
+        try:
+            value = base64.b64encode(wire.encode_msgpack(session))
+        except (TypeError, ValueError) as exc:
+            self.logger.error("session of %s not kept for recovery: %s", sid, exc)
+            return
+        done = self._persisting[pid] = RUNTIME.Event()
+        ttl = max(1, int(recovery.max_disconnection_duration * 1000))
+
+        def write() -> None:
+            try:
+                self.link.command("EVAL", _PERSIST, 2, self.session_key_prefix + pid, self.session_index,
+                                  value, ttl, recovery.max_sessions)
+            except LinkUnavailable as exc:
+                self.dropped_sessions += 1
+                self.logger.warning("session of %s not kept for recovery: %s", sid, exc)
+            finally:
+                done.set()
+                if self._persisting.get(pid) is done:
+                    del self._persisting[pid]
+
+        self.host.runtime.spawn(write)
+
+    def restore_session(self, namespace: str, pid: str, offset: Optional[str]) -> Optional[RecoveredSession]:
+        """The session of ``pid`` with every entry it missed, or None (a new session).
+
+        - The session is taken once (read and deleted atomically), only in its namespace.
+        - The replay starts after the client's offset, never before the socket
+          connected, and includes a room's broadcasts only from when the
+          socket joined that room; an offset newer than the stream is refused.
+        - If entries after that start were trimmed (``MAXLEN``), or Redis lost
+          the stream or the session (restarted), the answer is None, never a
+          partial session.
+        - Entries up to this node's stream position are replayed, later ones
+          arrive live: each missed event once, in stream order.
+        """
+        if self.recovery is None:
+            return None
+        client_offset = None
+        if offset is not None:
+            client_offset = parse_id(offset)
+            if client_offset is None:
+                return None
+        pending = self._persisting.get(pid)
+        if pending is not None:
+            pending.wait(self.link.publish_timeout)
+        try:
+            raw = self.link.command("EVAL", _TAKE, 2, self.session_key_prefix + pid, self.session_index)
+            if raw is None:
+                return None
+            session = self._decode_session(raw, namespace, pid)
+            if session is None:
+                return None
+            sid, rooms, data, joined = session
+            start = client_offset
+            connected_at = joined.get(sid)
+            if connected_at is not None:
+                start = connected_at if start is None else max(start, connected_at)
+            if start is None:
+                return None  # a Node session and a client that received nothing: Node refuses too
+            missed = self._replay(namespace, frozenset(rooms), joined, start, client_offset)
+        except LinkUnavailable as exc:
+            self.logger.warning("session not restored: %s", exc)
+            return None
+        except wire.WireError as exc:
+            self.drops.drop("invalid session", str(exc))
+            return None
+        if missed is None:
+            return None
+        return RecoveredSession(sid=sid, pid=pid, rooms=rooms, data=data, missed=missed)
+
+    def _decode_session(self, raw: Any, namespace: str, pid: str) -> Any:
+        if not isinstance(raw, bytes) or len(raw) > self.limits.max_bytes * 2:
+            raise wire.WireError("session value too large")
+        try:
+            value = wire.decode(base64.b64decode(raw, validate=True), self.limits)
+        except (binascii.Error, ValueError) as exc:
+            raise wire.WireError(f"session value: {exc}") from None
+        if type(value) is not dict or value.get("pid", pid) != pid:
+            raise wire.WireError("session value is not this pid's session")
+        nsp = value.get("nsp")
+        if nsp is not None and nsp != namespace:
+            return None  # a pid of another namespace
+        sid = wire.text(value.get("sid"), "sid", 256)
+        rooms = wire.rooms(value.get("rooms"), self.limits)
+        if sid not in rooms:
+            rooms.insert(0, sid)
+        data = value.get("data")
+        joined: Dict[str, StreamId] = {}
+        raw_joined = value.get("joined")
+        if raw_joined is not None:
+            if type(raw_joined) is not dict:
+                raise wire.WireError("joined must be a map")
+            for room, at in raw_joined.items():
+                position = parse_id(at)
+                if position is None:
+                    raise wire.WireError("joined holds an invalid stream id")
+                joined[room] = position
+        return sid, rooms, data if type(data) is dict else {}, joined
+
+    def _replay(self, namespace: str, rooms: FrozenSet[str], joined: Dict[str, StreamId], start: StreamId,
+                client_offset: Optional[StreamId]) -> Optional[List[Packet]]:
+        info = _stream_info(self.link, self.stream_name)
+        if info is None:
+            # no stream: nothing was broadcast since, unless the client names an entry (then Redis lost it)
+            return [] if client_offset is None else None
+        last = parse_id(info.get(b"last-generated-id")) or ZERO
+        if client_offset is not None and client_offset > last:
+            return None  # an offset no node gave out
+        deleted = _max_deleted(info)
+        if deleted is not None:
+            if deleted > start:
+                return None  # trimmed entries this client may not have received
+        elif start != ZERO and not self.link.command("XRANGE", self.stream_name, format_id(start),
+                                                     format_id(start)):
+            return None  # Redis < 7: Node's rule, the start entry must still exist
+        deadline = time.monotonic() + self.link.publish_timeout
+        # this node must have handled everything up to the start and its own entries
+        target = max(start, self._own_last)
+        while (self._position or ZERO) < target:
+            if time.monotonic() > deadline:
+                return None
+            RUNTIME.sleep(0.005)
+        missed: List[Packet] = []
+        cursor, scanned, budget = start, 0, 2 * self.max_len + self.read_count
+        while True:
+            end = self._position or ZERO
+            if cursor < end:
+                entries = self.link.command("XRANGE", self.stream_name, "(" + format_id(cursor), format_id(end),
+                                            "COUNT", max(100, self.read_count))
+                if not entries:
+                    cursor = end
+                for entry, fields in entries or ():
+                    entry_id = parse_id(entry)
+                    if entry_id is None or entry_id > end:
+                        continue
+                    cursor = entry_id
+                    scanned += 1
+                    try:
+                        packet = missed_packet(decode_entry(fields, self.limits), format_id(entry_id), entry_id,
+                                               namespace, rooms, joined, start, self.limits)
+                    except wire.WireError as exc:
+                        self.drops.drop("invalid entry", str(exc))
+                        continue
+                    if packet is not None:
+                        missed.append(packet)
+                if scanned > budget or time.monotonic() > deadline:
+                    return None  # the stream grows faster than it can be read: fail, never half-restore
+                continue
+            if self._inflight:
+                if time.monotonic() > deadline:
+                    return None
+                RUNTIME.sleep(0.001)
+                continue
+            # no yield from here until the socket is registered: later entries arrive live
+            return missed
+
+
+def _entries(reply: Any) -> List[Any]:
+    """``(id, fields)`` pairs of an ``XREAD`` reply (RESP2 list or RESP3 map)."""
+    if not reply:
+        return []
+    if isinstance(reply, dict):
+        out: List[Any] = []
+        for value in reply.values():
+            out.extend(value[0] if value and isinstance(value[0], list) else value)
+        return out
+    return list(reply[0][1])
+
+
+def _stream_info(client: Any, stream: str) -> Optional[Dict[bytes, Any]]:
+    """``XINFO STREAM`` as a dict (None when the stream does not exist); ``client`` is redis-py or a link."""
+    try:
+        if isinstance(client, RedisLink):
+            reply = client.command("XINFO", "STREAM", stream)
+        else:
+            reply = client.execute_command("XINFO", "STREAM", stream)
+    except LinkUnavailable as exc:
+        if "no such key" in str(exc).lower():
+            return None
+        raise
+    except Exception as exc:  # noqa: BLE001 - redis-py's ResponseError
+        if "no such key" in str(exc).lower():
+            return None
+        raise
+    if isinstance(reply, dict):
+        return {(k if isinstance(k, bytes) else str(k).encode()): v for k, v in reply.items()}
+    if isinstance(reply, list):
+        return {reply[i]: reply[i + 1] for i in range(0, len(reply) - 1, 2)}
+    return None
+
+
+def _max_deleted(info: Optional[Dict[bytes, Any]]) -> Optional[StreamId]:
+    """The newest entry ever trimmed or deleted (Redis >= 7), None when Redis does not say."""
+    if info is None:
+        return None
+    return parse_id(info.get(b"max-deleted-entry-id"))
