@@ -175,6 +175,7 @@ def test_protections_hold_across_nodes(nodes, redis_server, board):
     py1, py2, js = nodes
     emit(py1, redis_server, args=[-10])  # before the client connected
     old_entry = redis_server.cli("XREVRANGE", STREAM, "+", "-", "COUNT", "1").splitlines()[0]
+    emit(js, redis_server, args=[-12])  # after that offset, still before the client connected
     board.route(py1.port)
     c = PyClient(board.url, "p")
     sid = c.sid
