@@ -6,7 +6,7 @@ Usage: ``python redis_node.py '{"url": ..., "sharded": false, ...}'``. Prints
 ``tests/js/redis_node.js``, so tests drive both kinds of node alike.
 
 Server behaviour: a client's ``auth`` ``{"name": n}`` is saved in its session
-(``data``); event ``join`` enters a room and acks ``"ok"``; server-side event
+(``data``); event ``join`` enters a room and acks ``"ok"``; event ``shout`` broadcasts ``echo``; server-side event
 ``ping`` answers ``"py:<arg>"`` and records it (op ``heard``).
 """
 from gevent import monkey
@@ -45,6 +45,10 @@ def build(options):
         sio.enter_room(sid, room)
         return "ok"
 
+    @sio.on("shout")
+    def shout(sid, arg):
+        sio.emit("echo", arg)
+
     @sio.on_server_event("ping")
     def ping(arg=None):
         heard.append(arg)
@@ -67,6 +71,11 @@ def run(sio, heard, cmd):
         target = target.local
     if op == "emit":
         target.emit(cmd["event"], *cmd.get("args", []))
+        return True
+    if op == "emit_many":
+        for i in range(cmd["count"]):
+            target.emit(cmd["event"], i)
+            gevent.sleep(cmd.get("pause", 0))
         return True
     if op == "call":
         result = target.timeout(cmd.get("timeout", 2)).call(cmd["event"], *cmd.get("args", []))
