@@ -94,6 +94,7 @@ class RedisLink:
         max_queue: int = 10_000,
         max_batch: int = 512,
         log: Optional[logging.Logger] = None,
+        cluster: bool = False,
     ) -> None:
         if publish_timeout <= 0:
             raise ValueError("publish_timeout must be positive")
@@ -109,21 +110,21 @@ class RedisLink:
         options.update(redis_options or {})
         self._options = options
         self._redis = redis
-        # commands (NUMSUB, ...) and the publisher share a small bounded pool
-        pool = redis.BlockingConnectionPool.from_url(url, max_connections=4, timeout=publish_timeout,
-                                                     **_pool_options(options))
-        self.client = redis.Redis(connection_pool=pool)
-        self.channels: Set[str] = set()
-        self.patterns: Set[str] = set()
-        self.shard_channels: Set[str] = set()
+        self.cluster = cluster
+        if cluster:
+            self.client = redis.RedisCluster.from_url(url, **{k: v for k, v in options.items() if k != "retry"})
+        else:
+            # commands (NUMSUB, ...) and the publisher share a small bounded pool
+            pool = redis.BlockingConnectionPool.from_url(url, max_connections=4, timeout=publish_timeout,
+                                                         **options)
+            self.client = redis.Redis(connection_pool=pool)
+        self._subs: Dict[str, _Subscriber] = {}
         self._queue = RUNTIME.Queue()
         self._greenlets: List[Any] = []
-        self._pubsub: Any = None
-        self._sub_lock = RUNTIME.Lock()
         self._closed = False
+        self._stop = RUNTIME.Event()
         self._started = False
         self.connected = False
-        self.subscribed = False
         self.degraded_since: Optional[float] = None
         self.dropped_publish = 0
         self.published = 0
@@ -140,7 +141,8 @@ class RedisLink:
         self._mark_down("not connected yet")
         self._greenlets.append(RUNTIME.spawn(self._publisher))
         if self.on_message is not None:
-            self._greenlets.append(RUNTIME.spawn(self._subscriber))
+            for sub in list(self._subs.values()) or [self._subscriber_for()]:
+                self._greenlets.append(RUNTIME.spawn(sub.run))
 
     def close(self, timeout: float = 1.0) -> None:
         """Stop both greenlets and close the connections; waits at most ``timeout`` for queued messages."""
@@ -150,12 +152,21 @@ class RedisLink:
         while self._queue.qsize() and self.connected and time.monotonic() < deadline:
             RUNTIME.sleep(0.01)
         self._closed = True
-        RUNTIME.killall(self._greenlets, block=True, timeout=max(0.1, deadline - time.monotonic()))
+        self._stop.set()
+        self._queue.put(None)  # wakes the publisher
+        for sub in self._subs.values():
+            sub.close()  # wakes a listener blocked on its connection
+        # Let the greenlets finish their current Redis call (each is bounded by the socket
+        # timeouts) rather than kill them inside a connect, which would leak its socket.
+        RUNTIME.joinall(self._greenlets, timeout=max(0.1, deadline - time.monotonic()))
+        RUNTIME.killall(self._greenlets, block=True, timeout=1.0)
         self._greenlets.clear()
-        self._close_pubsub()
+        for sub in self._subs.values():
+            sub.close()
         try:
             self.client.close()
-            self.client.connection_pool.disconnect()
+            if not self.cluster:
+                self.client.connection_pool.disconnect()
         except Exception:  # noqa: BLE001 - closing a broken connection
             pass
 
@@ -213,18 +224,30 @@ class RedisLink:
             except Exception as exc:  # noqa: BLE001 - any failure means: not reachable
                 self._mark_down(type(exc).__name__)
                 _drain(queue, self)
-                RUNTIME.sleep(backoff.next())
+                self._stop.wait(backoff.next())
                 continue
             backoff.reset()
             self._mark_up()
             try:
                 while not self._closed:
-                    batch = [queue.get()]
+                    try:
+                        first = queue.get(timeout=1.0)
+                        if first is None:
+                            return  # closing
+                        batch = [first]
+                    except RUNTIME.Empty:
+                        if not self.connected:  # the subscriber saw Redis go: check it ourselves
+                            break
+                        continue
                     while len(batch) < self.max_batch:
                         try:
-                            batch.append(queue.get_nowait())
+                            item = queue.get_nowait()
                         except RUNTIME.Empty:
                             break
+                        if item is None:
+                            self._send(batch)
+                            return
+                        batch.append(item)
                     self._send(batch)
             except Exception as exc:  # noqa: BLE001
                 self._mark_down(type(exc).__name__)
@@ -233,9 +256,9 @@ class RedisLink:
 
     def _send(self, batch: List[_Item]) -> None:
         try:
-            if len(batch) == 1:
-                command, channel, payload = batch[0]
-                self.client.execute_command(command.upper(), channel, payload)
+            if len(batch) == 1 or self.cluster:  # a cluster routes each channel to its own shard
+                for command, channel, payload in batch:
+                    self.client.execute_command(command.upper(), channel, payload)
             else:
                 pipe = self.client.pipeline(transaction=False)
                 for command, channel, payload in batch:
@@ -246,7 +269,7 @@ class RedisLink:
             raise
         self.published += len(batch)
 
-    def command(self, *args: Any) -> Any:
+    def command(self, *args: Any, client: Any = None) -> Any:
         """A request/response command (``PUBSUB NUMSUB ...``), bounded by ``publish_timeout``.
 
         Raises:
@@ -256,63 +279,138 @@ class RedisLink:
             raise LinkUnavailable("Redis is not connected")
         try:
             with RUNTIME.Timeout(self.publish_timeout, LinkUnavailable("Redis did not answer in time")):
-                return self.client.execute_command(*args)
+                return (client or self.client).execute_command(*args)
         except LinkUnavailable:
             raise
         except Exception as exc:  # noqa: BLE001
             raise LinkUnavailable(f"{type(exc).__name__}: {exc}") from None
 
     # -------------------------------------------------------------- subscribing
+    def _subscriber_for(self, shard_channel: Optional[str] = None) -> "_Subscriber":
+        """The subscription connection for a channel: one per Redis node (a cluster's shard channels
+        live on the primary that owns their slot; everything else on the first connection)."""
+        key = "main"
+        factory = None
+        if shard_channel is not None and self.cluster:
+            node = self.client.get_node_from_key(shard_channel)
+            key = f"{node.host}:{node.port}"
+            host, port = node.host, node.port
+            factory = lambda: self._redis.Redis(host=host, port=port, **self._options)  # noqa: E731
+        sub = self._subs.get(key)
+        if sub is None:
+            if factory is None:
+                factory = self._main_factory
+            sub = self._subs[key] = _Subscriber(self, factory)
+            if self._started:
+                self._greenlets.append(RUNTIME.spawn(sub.run))
+        return sub
+
+    def _main_factory(self) -> Any:
+        if self.cluster:
+            node = self.client.get_random_node()
+            return self._redis.Redis(host=node.host, port=node.port, **self._options)
+        return self._redis.Redis.from_url(self.url, **self._options)
+
     def subscribe(self, channels: Iterable[str] = (), patterns: Iterable[str] = (),
                   shard_channels: Iterable[str] = ()) -> None:
         """Add subscriptions (kept across reconnections)."""
-        new_c = set(channels) - self.channels
-        new_p = set(patterns) - self.patterns
-        new_s = set(shard_channels) - self.shard_channels
-        self.channels |= new_c
-        self.patterns |= new_p
-        self.shard_channels |= new_s
-        self._apply(lambda ps: (new_c and ps.subscribe(*new_c), new_p and ps.psubscribe(*new_p),
-                                new_s and ps.ssubscribe(*new_s)))
+        channels, patterns = set(channels), set(patterns)
+        if channels or patterns:
+            self._subscriber_for().change(True, channels, patterns, set())
+        for channel in set(shard_channels):
+            self._subscriber_for(channel).change(True, set(), set(), {channel})
 
     def unsubscribe(self, channels: Iterable[str] = (), patterns: Iterable[str] = (),
                     shard_channels: Iterable[str] = ()) -> None:
-        old_c = set(channels) & self.channels
-        old_p = set(patterns) & self.patterns
-        old_s = set(shard_channels) & self.shard_channels
-        self.channels -= old_c
-        self.patterns -= old_p
-        self.shard_channels -= old_s
-        self._apply(lambda ps: (old_c and ps.unsubscribe(*old_c), old_p and ps.punsubscribe(*old_p),
-                                old_s and ps.sunsubscribe(*old_s)))
+        channels, patterns = set(channels), set(patterns)
+        if channels or patterns:
+            self._subscriber_for().change(False, channels, patterns, set())
+        for channel in set(shard_channels):
+            self._subscriber_for(channel).change(False, set(), set(), {channel})
 
-    def _apply(self, change: Callable[[Any], Any]) -> None:
-        ps = self._pubsub
-        if ps is None or not self.subscribed:
-            return  # the subscriber subscribes the whole set when it (re)connects
+    @property
+    def subscribed(self) -> bool:
+        return all(sub.subscribed for sub in self._subs.values())
+
+    def shard_numsub(self, channel: str) -> int:
+        """Subscribers of a shard channel (summed over a cluster's primaries)."""
+        if not self.cluster:
+            return int(self.command("PUBSUB", "SHARDNUMSUB", channel)[1])
+        total = 0
+        for node in self.client.get_primaries():
+            # straight to each primary: redis-py's cluster reply parser does not know SHARDNUMSUB
+            reply = self.command("PUBSUB", "SHARDNUMSUB", channel, client=node.redis_connection)
+            total += int(reply[1])
+        return total
+
+
+class _Subscriber:
+    """One subscription connection (its channels, patterns and shard channels) and its greenlet."""
+
+    def __init__(self, link: RedisLink, factory: Callable[[], Any]) -> None:
+        self.link = link
+        self.factory = factory
+        self.channels: Set[str] = set()
+        self.patterns: Set[str] = set()
+        self.shard_channels: Set[str] = set()
+        self.pubsub: Any = None
+        self.subscribed = False
+        self.lock = RUNTIME.Lock()
+
+    def change(self, add: bool, channels: Set[str], patterns: Set[str], shards: Set[str]) -> None:
+        if add:
+            channels, patterns, shards = (channels - self.channels, patterns - self.patterns,
+                                          shards - self.shard_channels)
+            self.channels |= channels
+            self.patterns |= patterns
+            self.shard_channels |= shards
+        else:
+            channels, patterns, shards = (channels & self.channels, patterns & self.patterns,
+                                          shards & self.shard_channels)
+            self.channels -= channels
+            self.patterns -= patterns
+            self.shard_channels -= shards
+        ps = self.pubsub
+        if ps is None or not self.subscribed or not (channels or patterns or shards):
+            return  # the whole set is subscribed when the connection is (re)made
         try:
-            with self._sub_lock:
-                change(ps)
-        except Exception as exc:  # noqa: BLE001 - the subscriber notices and reconnects
-            self.log.debug("subscription change failed: %s", exc)
+            with self.lock:
+                if add:
+                    channels and ps.subscribe(*channels)
+                    patterns and ps.psubscribe(*patterns)
+                    self._shards(ps.ssubscribe, shards)
+                else:
+                    channels and ps.unsubscribe(*channels)
+                    patterns and ps.punsubscribe(*patterns)
+                    self._shards(ps.sunsubscribe, shards)
+        except Exception as exc:  # noqa: BLE001 - the listener notices and reconnects
+            self.link.log.debug("subscription change failed: %s", exc)
 
-    def _connect_pubsub(self) -> Any:
-        redis = self._redis
-        client = redis.Redis.from_url(self.url, **self._options)
+    def connect(self) -> Any:
+        client = self.factory()
         ps = client.pubsub(ignore_subscribe_messages=True)
         ps._siothread_client = client
-        self._pubsub = ps  # closed by close() even if we are killed while subscribing
-        with self._sub_lock:
+        self.pubsub = ps  # closed by close() even if we are killed while subscribing
+        with self.lock:
             if self.channels:
                 ps.subscribe(*self.channels)
             if self.patterns:
                 ps.psubscribe(*self.patterns)
-            if self.shard_channels:
-                ps.ssubscribe(*self.shard_channels)
+            self._shards(ps.ssubscribe, self.shard_channels)
         return ps
 
-    def _close_pubsub(self) -> None:
-        ps, self._pubsub = self._pubsub, None
+    def _shards(self, command: Callable[..., Any], channels: Set[str]) -> None:
+        """One command per shard channel in a cluster (channels of one command must share a slot)."""
+        if not channels:
+            return
+        if self.link.cluster:
+            for channel in channels:
+                command(channel)
+        else:
+            command(*channels)
+
+    def close(self) -> None:
+        ps, self.pubsub = self.pubsub, None
         self.subscribed = False
         if ps is not None:
             for closing in (ps.close, ps._siothread_client.close, ps._siothread_client.connection_pool.disconnect):
@@ -321,57 +419,58 @@ class RedisLink:
                 except Exception:  # noqa: BLE001 - closing a broken connection
                     pass
 
-    def _subscriber(self) -> None:
+    def run(self) -> None:
+        link = self.link
         backoff = Backoff()
         first = True
-        while not self._closed:
+        while not link._closed:
             try:
-                self._connect_pubsub()
-                # a PING round trip proves the subscriptions were accepted
-                self._pubsub.ping()
+                ps = self.connect()
+                ps.ping()  # a round trip proves the subscriptions were accepted
                 self.subscribed = True
                 backoff.reset()
-                if self.connected:
-                    self._mark_up()
-                if not first and self.on_reconnect is not None:
-                    self.on_reconnect()
+                if link.connected:
+                    link._mark_up()
+                if not first and link.on_reconnect is not None:
+                    link.on_reconnect()
                 first = False
-                self._listen(self._pubsub)
+                self.listen(ps)
             except Exception as exc:  # noqa: BLE001 - reconnect on any failure
-                if self._closed:
+                if link._closed:
                     return
-                self._close_pubsub()
-                self._mark_down(type(exc).__name__)
-                self.reconnects += 1
-                RUNTIME.sleep(backoff.next())
+                self.close()
+                link._mark_down(type(exc).__name__)
+                link.reconnects += 1
+                link._stop.wait(backoff.next())
 
-    def _listen(self, ps: Any) -> None:
-        on_message = self.on_message
+    def listen(self, ps: Any) -> None:
+        link = self.link
+        on_message = link.on_message
         assert on_message is not None
         idle = 0.0
-        while not self._closed:
+        while not link._closed:
             message = ps.get_message(timeout=1.0)
             if message is None:
                 idle += 1.0
-                if idle >= max(5.0, self.publish_timeout):
+                if idle >= max(5.0, link.publish_timeout):
                     idle = 0.0
-                    ps.ping()  # a dead or stalled connection shows up as an error here
+                    with self.lock:
+                        ps.ping()  # a dead or stalled connection shows up as an error here
                 continue
             idle = 0.0
-            kind = message.get("type")
-            if kind not in ("message", "pmessage", "smessage"):
+            if message.get("type") not in ("message", "pmessage", "smessage"):
                 continue
-            self.received += 1
+            data = message["data"]
+            if not isinstance(data, bytes):
+                continue
+            link.received += 1
             channel = message["channel"]
             if isinstance(channel, bytes):
                 channel = channel.decode("utf-8", "replace")
-            data = message["data"]
-            if not isinstance(data, bytes):
-                continue  # a PONG or a subscription count
             try:
                 on_message(channel, data)
             except Exception as exc:  # noqa: BLE001 - one bad message never ends the listener
-                self.log.error("error handling a message on %s", channel, exc_info=exc)
+                link.log.error("error handling a message on %s", channel, exc_info=exc)
 
 
 def _drain(queue: Any, link: RedisLink) -> None:
@@ -381,10 +480,6 @@ def _drain(queue: Any, link: RedisLink) -> None:
         except RUNTIME.Empty:
             return
         link.dropped_publish += 1
-
-
-def _pool_options(options: Dict[str, Any]) -> Dict[str, Any]:
-    return {k: v for k, v in options.items() if k not in ("single_connection_client",)}
 
 
 def _safe_url(url: str) -> str:

@@ -25,12 +25,28 @@ if str(HERE) not in sys.path:
 from tests.conftest import free_port, require_program  # noqa: E402
 
 
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free and valid too."""
+    import socket
+
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
 class RedisServer:
     """One redis-server process; ``kill``/``start``/``stall``/``resume`` for the fault tests."""
 
     def __init__(self, port: Optional[int] = None, cluster: bool = False) -> None:
         self.binary = require_program("redis-server", "Debian's redis-server package (scripts/test.sh installs it)")
-        self.port = port or free_port()
+        self.port = port or (_cluster_port() if cluster else free_port())
         self.cluster = cluster
         self.dir = tempfile.mkdtemp(prefix="siothread-redis-")
         self.proc: Optional[subprocess.Popen] = None
