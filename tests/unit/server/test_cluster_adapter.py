@@ -204,3 +204,20 @@ def test_heartbeat_forgets_a_silent_node_and_stops_waiting(make_server):
     a.server_side_emit("ping", callback=answers.set)
     assert answers.get(timeout=3) == []
     assert a.manager.server_count() == 1
+
+
+def test_pending_requests_are_capped_and_time_out():
+    from siothread.adapters.requests import PendingRequests, TooManyRequests
+    from siothread.engine._runtime import RUNTIME
+
+    pending = PendingRequests(RUNTIME, limit=2)
+    first = pending.open("a", 1, 0.05, expected=1)
+    pending.open("b", 1, 5.0, expected=1)
+    with pytest.raises(TooManyRequests):
+        pending.open("c", 1, 5.0, expected=1)
+    assert first.result.get(timeout=1) == (False, [])  # timed out: the slot is free again
+    pending.answer("b", ["x"])
+    pending.answer({"$gt": 1}, ["y"])  # not a string id: ignored
+    pending.open("c", 1, 5.0, expected=1)
+    pending.cancel_all()
+    assert len(pending) == 0
