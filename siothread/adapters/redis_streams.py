@@ -220,8 +220,16 @@ class RedisStreamsManager(ClusterAdapter):
     def do_publish(self, namespace: str, message: Dict[str, Any]) -> None:
         if _is_ephemeral(message):
             self._publish(self._channel(namespace), message)
+        elif self.recovery is not None:
+            self._xadd(message)  # in order with the stored broadcasts, which wait for their entry id
         else:
-            self._xadd(message)
+            try:
+                fields = encode_entry(message, self.only_plaintext)
+            except (TypeError, ValueError) as exc:
+                self.logger.error("cannot send to other nodes: %s", exc)
+                return
+            # nobody needs the entry id: queued on the publisher, pipelined, never blocking the caller
+            self.link.send("XADD", self.stream_name, "MAXLEN", "~", self.max_len, "*", *fields)
 
     def do_publish_response(self, namespace: str, requester_uid: str, response: Dict[str, Any]) -> None:
         self._publish(self._channel(namespace, requester_uid), response)
