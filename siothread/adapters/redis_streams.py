@@ -347,8 +347,7 @@ class RedisStreamsManager(ClusterAdapter):
 
     def _check_gap(self, client: Any) -> None:
         """After a reconnect: count it when entries this node had not read were trimmed meanwhile."""
-        deleted = _max_deleted(_stream_info(client, self.stream_name))
-        if deleted is not None and self._position is not None and deleted > self._position:
+        if self._position is not None and _lost_after(_stream_info(client, self.stream_name), self._position):
             self.stream_gaps += 1
             self.logger.warning("stream %s was trimmed past this node's position during an outage",
                                 self.stream_name)
@@ -378,9 +377,20 @@ class RedisStreamsManager(ClusterAdapter):
         namespace = message["nsp"]
         if message["uid"] == self.uid or namespace not in self.namespaces:
             return
+        self._deliver_remote(namespace, data, entry)
+
+    def _remote_broadcast(self, uid: str, namespace: str, data: Dict[str, Any]) -> None:
+        """A broadcast that came over pub/sub: with acks as usual; a plain one (no node sends it there)
+        is delivered without an offset, and never written to the stream again."""
+        if data.get("requestId") is None:
+            self._deliver_remote(namespace, data, None)
+        else:
+            super()._remote_broadcast(uid, namespace, data)
+
+    def _deliver_remote(self, namespace: str, data: Dict[str, Any], entry: Optional[str]) -> None:
         packet = wire.packet_from_wire(data.get("packet"), namespace)
         opts = wire.opts_from_wire(data.get("opts"), self.limits)
-        if self.recovery is not None and packet.id is None and not opts.volatile:
+        if entry is not None and self.recovery is not None and packet.id is None and not opts.volatile:
             packet = Packet(PacketType.EVENT, namespace, [*packet.data, entry])
         elif packet.id is not None:
             packet = Packet(PacketType.EVENT, namespace, packet.data)
@@ -541,13 +551,8 @@ class RedisStreamsManager(ClusterAdapter):
         last = parse_id(info.get(b"last-generated-id")) or ZERO
         if client_offset is not None and client_offset > last:
             return None  # an offset no node gave out
-        deleted = _max_deleted(info)
-        if deleted is not None:
-            if deleted > start:
-                return None  # trimmed entries this client may not have received
-        elif start != ZERO and not self.link.command("XRANGE", self.stream_name, format_id(start),
-                                                     format_id(start)):
-            return None  # Redis < 7: Node's rule, the start entry must still exist
+        if _lost_after(info, start):
+            return None  # trimmed or deleted entries this client may not have received
         deadline = time.monotonic() + self.link.publish_timeout
         # this node must have handled everything up to the start and its own entries
         target = max(start, self._own_last)
@@ -624,8 +629,27 @@ def _stream_info(client: Any, stream: str) -> Optional[Dict[bytes, Any]]:
     return None
 
 
-def _max_deleted(info: Optional[Dict[bytes, Any]]) -> Optional[StreamId]:
-    """The newest entry ever trimmed or deleted (Redis >= 7), None when Redis does not say."""
+def _lost_after(info: Optional[Dict[bytes, Any]], start: StreamId) -> bool:
+    """Whether an entry newer than ``start`` is no longer in the stream.
+
+    Trimming (``MAXLEN``) removes the oldest entries: one newer than ``start``
+    is gone when the first remaining entry is newer than ``start`` and entries
+    were ever removed (``entries-added`` > ``length``; where Redis < 7 does not
+    say, the first entry alone decides: Node's rule that the client's offset
+    must still exist). ``XDEL`` shows in ``max-deleted-entry-id``.
+    """
     if info is None:
-        return None
-    return parse_id(info.get(b"max-deleted-entry-id"))
+        return False
+    deleted = parse_id(info.get(b"max-deleted-entry-id"))
+    if deleted is not None and deleted > start:
+        return True
+    first = parse_id(info.get(b"recorded-first-entry-id"))
+    if first is None:
+        entry = info.get(b"first-entry")
+        first = parse_id(entry[0]) if isinstance(entry, (list, tuple)) and entry else None
+    if first is None or first <= start:
+        return False
+    added, length = info.get(b"entries-added"), info.get(b"length")
+    if isinstance(added, int) and isinstance(length, int):
+        return added > length
+    return True

@@ -1,10 +1,11 @@
 """Cluster nodes in their own processes (siothread's ``redis_node.py``, Node's ``redis_node.js``)."""
+import contextlib
 import json
 import subprocess
 import sys
 from itertools import count
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterator, List, Tuple
 
 import gevent
 import gevent.event
@@ -94,3 +95,38 @@ class Recorder:
 
     def close(self) -> None:
         self.client.disconnect()
+
+
+@contextlib.contextmanager
+def cluster_of(*specs: Tuple[str, Dict[str, Any]]) -> Iterator[List[NodeProcess]]:
+    """Nodes started from ``(kind, options)`` pairs, yielded once each counts them all; closed at exit."""
+    nodes: List[NodeProcess] = []
+    try:
+        for kind, options in specs:
+            nodes.append(NodeProcess(kind, dict(options)))
+        for node in nodes:
+            wait_until(lambda node=node: node.request("count") == len(specs), message="nodes never saw each other")
+        yield nodes
+    finally:
+        for node in nodes:
+            node.close()
+
+
+@contextlib.contextmanager
+def recorders(nodes: List[NodeProcess]) -> Iterator[Any]:
+    """``make(node, name, namespace)`` -> a Recorder; at exit every recorder closes and every node has let
+    its sockets go (so the next test starts from an empty cluster)."""
+    made: List[Recorder] = []
+
+    def make(node: NodeProcess, name: str, namespace: str = "/") -> Recorder:
+        rec = Recorder(node.url, name, namespace)
+        made.append(rec)
+        return rec
+
+    try:
+        yield make
+    finally:
+        for rec in made:
+            rec.close()
+        for node in nodes:
+            wait_until(lambda node=node: node.request("fetch", local=True) == [])

@@ -8,8 +8,7 @@ import json
 
 import pytest
 
-from nodes import NodeProcess, Recorder, wait_until
-from switchboard import JsClient, Switchboard
+from nodes import NodeProcess, cluster_of, recorders, wait_until
 from tests.conftest import require_node_modules
 
 pytestmark = pytest.mark.node
@@ -19,43 +18,29 @@ RECOVERY_S = 30
 
 
 def py_node(url, **extra):
-    return NodeProcess("py", {"url": url, "kind": "streams", "stream_name": STREAM, "requests_timeout": 3,
-                              "recovery": {"max_disconnection_duration": RECOVERY_S}, **extra})
+    return NodeProcess("py", py_spec(url, **extra)[1])
 
 
-def js_node(url):
-    return NodeProcess("js", {"url": url, "kind": "streams", "streams": {"streamName": STREAM},
-                              "recovery": RECOVERY_S * 1000})
+def py_spec(url, **extra):
+    return ("py", {"url": url, "kind": "streams", "stream_name": STREAM, "requests_timeout": 3,
+                   "recovery": {"max_disconnection_duration": RECOVERY_S}, **extra})
+
+
+def js_spec(url):
+    return ("js", {"url": url, "kind": "streams", "streams": {"streamName": STREAM}, "recovery": RECOVERY_S * 1000})
 
 
 @pytest.fixture(scope="module")
 def cluster(redis_server):
     require_node_modules()
-    nodes = []
-    try:
-        nodes = [py_node(redis_server.url), py_node(redis_server.url), js_node(redis_server.url)]
-        for node in nodes:
-            wait_until(lambda node=node: node.request("count") == 3, message="nodes never saw each other")
+    with cluster_of(py_spec(redis_server.url), py_spec(redis_server.url), js_spec(redis_server.url)) as nodes:
         yield nodes
-    finally:
-        for node in nodes:
-            node.close()
 
 
 @pytest.fixture
 def clients(cluster):
-    made = []
-
-    def make(node, name, namespace="/"):
-        rec = Recorder(node.url, name, namespace)
-        made.append(rec)
-        return rec
-
-    yield make
-    for rec in made:
-        rec.close()
-    for node in cluster:
-        wait_until(lambda node=node: node.request("fetch", local=True) == [])
+    with recorders(cluster) as make:
+        yield make
 
 
 def plain(args):

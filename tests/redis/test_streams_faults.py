@@ -159,6 +159,30 @@ def test_garbage_is_dropped_counted_and_the_reader_survives(redis_server, starte
         rec.close()
 
 
+def test_recovery_fails_cleanly_when_missed_entries_were_trimmed(redis_server, started, stream):
+    node = started(redis_server.url, stream_name=stream, max_len=20)
+    other = started(redis_server.url, stream_name=stream, max_len=20)
+    board = Switchboard()
+    c = None
+    try:
+        board.route(node.port)
+        c = PyClient(board.url, "t")
+        sid = c.sid
+        node.request("emit", event="tick", args=[0])
+        wait_until(lambda: c.ticks == [0])
+        board.route(None)
+        wait_until(lambda: node.request("recovered", sid=sid) is None)
+        other.request("emit_many", event="tick", count=400)  # far past max_len: the client's entries are gone
+        board.route(node.port)
+        wait_until(lambda: c.client.connected and c.sid is not None and c.sid != sid, timeout=10,
+                   message="a session whose missed events were trimmed was restored")
+        assert not c.client.recovered and c.ticks == [0]
+    finally:
+        if c is not None:
+            c.close()
+        board.close()
+
+
 def test_a_client_flood_cannot_grow_the_stream_past_its_cap(redis_server, started, stream):
     node = started(redis_server.url, stream_name=stream, max_len=200)
     flooder = PyClient(node.url, "flood")

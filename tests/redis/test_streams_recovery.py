@@ -10,9 +10,9 @@ import gevent
 import pytest
 
 import siothread
-from nodes import wait_until
+from nodes import cluster_of, wait_until
 from switchboard import JsClient, Switchboard
-from test_streams_cluster import STREAM, js_node, plain, py_node
+from test_streams_cluster import STREAM, js_spec, plain, py_node, py_spec
 from tests.conftest import require_node_modules
 
 pytestmark = pytest.mark.node
@@ -21,15 +21,8 @@ pytestmark = pytest.mark.node
 @pytest.fixture(scope="module")
 def nodes(redis_server):
     require_node_modules()
-    made = []
-    try:
-        made = [py_node(redis_server.url), py_node(redis_server.url), js_node(redis_server.url)]
-        for node in made:
-            wait_until(lambda node=node: node.request("count") == 3, message="nodes never saw each other")
+    with cluster_of(py_spec(redis_server.url), py_spec(redis_server.url), js_spec(redis_server.url)) as made:
         yield made
-    finally:
-        for node in made:
-            node.close()
 
 
 @pytest.fixture

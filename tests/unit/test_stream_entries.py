@@ -90,3 +90,20 @@ def test_replay_filter():
     assert replayed({"uid": "u", "nsp": "/", "type": 4, "data": {}}) is None
     with pytest.raises(wire.WireError):
         replayed({"uid": "u", "nsp": "/", "type": 3, "data": {"packet": {"type": 2, "data": [1]}}})
+
+
+def test_lost_after_sees_trimmed_and_deleted_entries():
+    from siothread.adapters.redis_streams import _lost_after
+
+    def info(first, added, length, deleted=b"0-0"):
+        return {b"recorded-first-entry-id": first, b"entries-added": added, b"length": length,
+                b"max-deleted-entry-id": deleted}
+
+    assert not _lost_after(None, (5, 0))
+    assert not _lost_after(info(b"3-0", 10, 10), (5, 0))  # the start entry is still there
+    assert not _lost_after(info(b"6-0", 10, 10), ZERO)  # nothing was ever removed
+    assert _lost_after(info(b"6-0", 30, 10), (5, 0))  # trimmed past the start
+    assert _lost_after(info(b"6-0", 30, 10), ZERO)
+    assert not _lost_after(info(b"4-0", 30, 10), (5, 0))  # trimmed, but only before the start
+    assert _lost_after(info(b"1-0", 10, 9, deleted=b"7-0"), (5, 0))  # XDEL after the start
+    assert _lost_after({b"first-entry": [b"6-0", []]}, (5, 0))  # Redis < 7: Node's rule
