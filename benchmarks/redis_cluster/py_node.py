@@ -1,6 +1,7 @@
 """One node of the cross-node benchmark: siothread or python-socketio, with its Redis manager.
 
-``python py_node.py siothread|siothread-streams|siothread-streams-recovery|python-socketio PORT REDIS_URL``. A client's ``fire``
+``python py_node.py STACK PORT REDIS_URL`` with STACK ``siothread``, ``siothread-streams``,
+``siothread-streams-recovery`` or ``python-socketio``. A client's ``fire``
 event ``{"count": n, "rate": r}`` makes this node broadcast ``n`` ``tick`` events
 ``[publish time in ms, seq]`` to every client of the cluster, ``r`` per second
 (0: as fast as the node can), and acks when it has sent them.
