@@ -4,7 +4,7 @@
     .venv/bin/python -m benchmarks.redis_cluster.run --quick    # 1 repeat, smaller
 
 For each stack: a fresh redis-server, node A and node B (each its own process),
-``clients`` socket.io-client receivers on B and one trigger client on A
+``clients`` raw WebSocket Socket.IO receivers on B and one trigger connection on A
 (``receivers.js``). Two measurements per repeat:
 
 - throughput: A broadcasts ``count`` ticks as fast as it can; deliveries/s is
@@ -17,6 +17,7 @@ the numbers compare stacks under the same squeeze; they are not capacity figures
 """
 import argparse
 import json
+import os
 import shutil
 import socket
 import statistics
@@ -59,6 +60,13 @@ def wait_port(port: int, timeout: float = 20) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_stack(stack: str, clients: int, count: int, rate: int, seconds: float) -> Dict[str, Any]:
     rport = free_port()
     tmp = tempfile.mkdtemp()
@@ -79,11 +87,15 @@ def run_stack(stack: str, clients: int, count: int, rate: int, seconds: float) -
                            ("latency", {"count": int(rate * seconds), "rate": rate})):
             cfg = {"a": f"http://127.0.0.1:{ports[0]}", "b": f"http://127.0.0.1:{ports[1]}", "clients": clients,
                    **spec, "timeout": 60000}
+            cpu = [cpu_seconds(p.pid) for p in procs[1:]]
             res = subprocess.run(["node", str(HERE / "receivers.js"), json.dumps(cfg)], capture_output=True,
                                  text=True, timeout=120)
             if res.returncode != 0:
                 raise RuntimeError(res.stderr)
             out[name] = json.loads(res.stdout.strip().splitlines()[-1])
+            # CPU of the sending node A and the receiving node B over the whole measurement
+            # (connections included): what each delivery costs the servers, whatever the receivers can take
+            out[name]["cpu_a"], out[name]["cpu_b"] = (cpu_seconds(p.pid) - c for p, c in zip(procs[1:], cpu))
         return out
     finally:
         for proc in reversed(procs):  # the nodes first, Redis last
@@ -105,13 +117,19 @@ def main(argv: List[str] = None) -> int:
         summary[stack] = {
             "deliveries_per_s": statistics.median(r["throughput"]["rate"] for r in runs),
             "complete": all(r["throughput"]["received"] == r["throughput"]["expected"] for r in runs),
-            "p50_ms": statistics.median(r["latency"]["p50"] for r in runs),
+            "us_per_delivery_b": statistics.median(
+                1e6 * r["throughput"]["cpu_b"] / max(1, r["throughput"]["received"]) for r in runs),
+            "us_per_delivery_a_b": statistics.median(
+                1e6 * (r["throughput"]["cpu_a"] + r["throughput"]["cpu_b"]) / max(1, r["throughput"]["received"])
+                for r in runs),
+            "p50_ms": statistics.median(r["latency"]["p50"] for r in runs),  # the paced run only
             "p99_ms": statistics.median(r["latency"]["p99"] for r in runs),
             "runs": runs,
         }
         s = summary[stack]
-        print(f"{stack:16} {s['deliveries_per_s']:10.0f} deliveries/s  p50 {s['p50_ms']:.0f} ms  "
-              f"p99 {s['p99_ms']:.0f} ms  complete={s['complete']}", flush=True)
+        print(f"{stack:16} {s['deliveries_per_s']:10.0f} deliveries/s  node B {s['us_per_delivery_b']:.2f} us CPU "
+              f"per delivery (A+B {s['us_per_delivery_a_b']:.2f})  p50 {s['p50_ms']:.1f} ms  "
+              f"p99 {s['p99_ms']:.1f} ms  complete={s['complete']}", flush=True)
     print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "runs"} for k, v in summary.items()}))
     return 0
 

@@ -33,7 +33,7 @@ from ..errors import TimeoutError
 from . import wire
 from .base import AckCollector, BroadcastOptions, SocketDetails
 from .memory import MemoryManager
-from .requests import AckForwarding, AckRelay, PendingRequests
+from .requests import AckForwarding, AckRelay, PendingRequests, run_server_side_emit
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..protocol.socketio import Packet
@@ -217,6 +217,10 @@ class ClusterAdapter(MemoryManager):
             self.publish(namespace, MessageType.SOCKETS_LEAVE, {"opts": wire.opts_to_wire(opts), "rooms": rooms})
         super().del_sockets(namespace, opts, rooms)
 
+    def close_room(self, namespace: str, room: str) -> None:
+        """Every member of ``room``, on every node, leaves it."""
+        self.del_sockets(namespace, BroadcastOptions.build(room), [room])
+
     def disconnect_sockets(self, namespace: str, opts: BroadcastOptions, close: bool = False) -> None:
         if not opts.local:
             self.publish(namespace, MessageType.DISCONNECT_SOCKETS, {"opts": wire.opts_to_wire(opts),
@@ -379,25 +383,16 @@ class ClusterAdapter(MemoryManager):
 
     def _remote_server_side_emit(self, uid: str, namespace: str, data: Dict[str, Any]) -> None:
         assert self.host is not None
-        packet = data.get("packet")
-        if type(packet) is not list or not packet or type(packet[0]) is not str:
-            raise wire.WireError("a server-side emit needs an event name")
         rid = data.get("requestId")
+        reply = None
         if rid is not None:
             rid = wire.text(rid, "requestId", 64)
-        host = self.host
 
-        def run() -> None:
-            try:
-                result = host.handle_server_side_emit(namespace, packet[0], packet[1:])
-            except Exception as exc:  # noqa: BLE001 - a handler error must not reach the listener
-                self.logger.error("error in the server-side handler for %r", packet[0], exc_info=exc)
-                result = None
-            if rid is not None:
+            def reply(result: Any) -> None:
                 self.publish_response(namespace, uid, MessageType.SERVER_SIDE_EMIT_RESPONSE,
                                       {"requestId": rid, "packet": result})
 
-        host.runtime.spawn(run)
+        run_server_side_emit(self.host, self.logger, namespace, data.get("packet"), reply)
 
     # ------------------------------------------------------- node tracking hooks
     def node_seen(self, uid: str, mtype: int) -> None:  # noqa: B027 - hook for the heartbeat variant

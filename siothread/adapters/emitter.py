@@ -66,7 +66,7 @@ class EmitterOperator:
         self._flags = flags or {}
 
     def _copy(self, **changes: Any) -> "EmitterOperator":
-        values = dict(rooms=self._rooms, except_rooms=self._except, flags=self._flags)
+        values: Dict[str, Any] = dict(rooms=self._rooms, except_rooms=self._except, flags=self._flags)
         values.update(changes)
         return EmitterOperator(self._publisher, self._key, self._namespace, **values)
 

@@ -57,7 +57,7 @@ class Backoff:
     def next(self) -> float:
         delay = min(self.cap, self.base * (2 ** self.attempt))
         self.attempt = min(self.attempt + 1, 30)
-        return delay / 2 + random.uniform(0, delay / 2)
+        return float(delay / 2 + random.uniform(0, delay / 2))
 
     def reset(self) -> None:
         self.attempt = 0

@@ -37,11 +37,11 @@ from .base import AckCollector, BroadcastOptions, SocketDetails
 from .cluster import details_from_wire, details_to_wire
 from .memory import MemoryManager
 from .redis_link import LinkUnavailable, RedisLink
-from .requests import AckForwarding, AckRelay, PendingRequests, TooManyRequests
+from .requests import AckForwarding, AckRelay, PendingRequests, TooManyRequests, run_server_side_emit
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..protocol.socketio import Packet
-    from .emitter import RedisEmitter
+    from .emitter import EmitterOperator, RedisEmitter
 
 __all__ = ["RedisManager", "RequestType"]
 
@@ -234,7 +234,7 @@ class RedisManager(MemoryManager):
             raise ValueError("an emitter cannot receive acknowledgements")
         target = to if to is not None else room
         args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
-        op = self._emitter.of(namespace or "/")
+        op: "EmitterOperator" = self._emitter.of(namespace or "/")
         if target is not None:
             op = op.to(target)
         if skip_sid is not None:
@@ -260,6 +260,10 @@ class RedisManager(MemoryManager):
         if not opts.local and not self.write_only:
             self._request(namespace, RequestType.REMOTE_LEAVE, opts, rooms=rooms)
         super().del_sockets(namespace, opts, rooms)
+
+    def close_room(self, namespace: str, room: str) -> None:
+        """Every member of ``room``, on every node, leaves it."""
+        self.del_sockets(namespace, BroadcastOptions.build(room), [room])
 
     def disconnect_sockets(self, namespace: str, opts: BroadcastOptions, close: bool = False) -> None:
         if not opts.local and not self.write_only:
@@ -438,24 +442,16 @@ class RedisManager(MemoryManager):
                                          opts, relay)
 
     def _remote_server_side_emit(self, namespace: str, request: Dict[str, Any], rid: Optional[str]) -> None:
-        packet = request.get("data")
-        if type(packet) is not list or not packet or type(packet[0]) is not str:
-            raise wire.WireError("a server-side emit needs an event name")
-        host = self.host
-        assert host is not None
+        assert self.host is not None
+        reply = None
+        if rid is not None:
 
-        def run() -> None:
-            try:
-                result = host.handle_server_side_emit(namespace, packet[0], packet[1:])
-            except Exception as exc:  # noqa: BLE001 - a handler error must not reach the listener
-                self.logger.error("error in the server-side handler for %r", packet[0], exc_info=exc)
-                result = None
-            if rid is not None:
+            def reply(result: Any) -> None:
                 # Node answers server-side emits on the shared response channel
                 self._publish(self._channels[namespace].response,
                               {"type": int(RequestType.SERVER_SIDE_EMIT), "requestId": rid, "data": result})
 
-        host.runtime.spawn(run)
+        run_server_side_emit(self.host, self.logger, namespace, request.get("data"), reply)
 
     def _on_response(self, namespace: str, response: Any) -> None:
         if type(response) is not dict:

@@ -95,7 +95,7 @@ class ShardedRedisManager(ClusterAdapter):
 
     def do_publish(self, namespace: str, message: Dict[str, Any]) -> None:
         channel = self._channel(namespace)
-        data = message.get("data")
+        data = message.get("data") or {}
         if message["type"] == MessageType.BROADCAST and "requestId" not in data and len(data["opts"]["rooms"]) == 1:
             room = data["opts"]["rooms"][0]
             if self.mode == "dynamic-private" or (self.mode == "dynamic" and not _looks_like_a_socket_id(room)):

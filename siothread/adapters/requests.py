@@ -20,11 +20,13 @@ Reference: ``socketio/socket.io: packages/socket.io-adapter/lib/cluster-adapter.
 from __future__ import annotations
 
 import itertools
+import logging
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set
 
-from .base import AckCollector
+from . import wire
+from .base import AckCollector, AdapterHost
 
-__all__ = ["PendingRequests", "Request", "TooManyRequests", "AckForwarding", "AckRelay"]
+__all__ = ["PendingRequests", "Request", "TooManyRequests", "AckForwarding", "AckRelay", "run_server_side_emit"]
 
 
 class TooManyRequests(RuntimeError):
@@ -228,3 +230,22 @@ class AckRelay:
         for table in self.tables.values():
             table.pop(self.ack_id, None)
         self.tables.clear()
+
+
+def run_server_side_emit(host: AdapterHost, logger: logging.Logger, namespace: str, packet: Any,
+                         reply: Optional[Callable[[Any], None]]) -> None:
+    """Run this server's handler for another node's ``server_side_emit`` in its own greenlet
+    (never in the listener); ``reply(result)`` sends the answer when the sender wants one."""
+    if type(packet) is not list or not packet or type(packet[0]) is not str:
+        raise wire.WireError("a server-side emit needs an event name")
+
+    def run() -> None:
+        try:
+            result = host.handle_server_side_emit(namespace, packet[0], packet[1:])
+        except Exception as exc:  # noqa: BLE001 - a handler error must not reach the listener
+            logger.error("error in the server-side handler for %r", packet[0], exc_info=exc)
+            result = None
+        if reply is not None:
+            reply(result)
+
+    host.runtime.spawn(run)

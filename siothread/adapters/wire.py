@@ -268,7 +268,7 @@ def opts_from_wire(value: Any, limits: WireLimits = DEFAULT_LIMITS) -> Broadcast
 def flag_timeout(value: Any, default: float, cap: float) -> float:
     """``opts.flags.timeout`` in seconds (Node sends milliseconds), bounded by ``cap``."""
     flags = value.get("flags") if type(value) is dict else None
-    ms = flags.get("timeout") if type(flags) is dict else None
+    ms: Any = flags.get("timeout") if type(flags) is dict else None
     if type(ms) not in (int, float) or ms != ms or ms <= 0:
         return default
     return min(float(ms) / 1000.0, cap)

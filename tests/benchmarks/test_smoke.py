@@ -53,3 +53,14 @@ def test_smoke_python_socketio(scenario: str) -> None:
 @pytest.mark.parametrize("scenario", list(bench.SCENARIOS))
 def test_smoke_siothread(scenario: str) -> None:
     smoke("siothread", scenario)
+
+
+def test_redis_cross_node_benchmark_smoke():
+    """benchmarks/redis_cluster: one tiny run of the siothread stack end to end."""
+    require_node_modules()
+    _load("tests_root_conftest", ROOT / "tests" / "conftest.py").require_program(
+        "redis-server", "Debian's redis-server package (scripts/test.sh installs it)")
+    cross = _load("benchmarks_redis_cluster", ROOT / "benchmarks" / "redis_cluster" / "run.py")
+    result = cross.run_stack("siothread", clients=5, count=20, rate=20, seconds=0.5)
+    assert result["throughput"]["received"] == result["throughput"]["expected"] == 100
+    assert result["latency"]["received"] == result["latency"]["expected"] == 50

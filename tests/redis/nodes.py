@@ -1,11 +1,10 @@
 """Cluster nodes in their own processes (siothread's ``redis_node.py``, Node's ``redis_node.js``)."""
-import contextlib
 import json
 import subprocess
 import sys
 from itertools import count
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, List
 
 import gevent
 import gevent.event
@@ -97,36 +96,35 @@ class Recorder:
         self.client.disconnect()
 
 
-@contextlib.contextmanager
-def cluster_of(*specs: Tuple[str, Dict[str, Any]]) -> Iterator[List[NodeProcess]]:
-    """Nodes started from ``(kind, options)`` pairs, yielded once each counts them all; closed at exit."""
+def start_nodes(specs: List[Any]) -> List[NodeProcess]:
+    """Start ``[(kind, options), ...]`` and wait until every node counts all of them."""
     nodes: List[NodeProcess] = []
     try:
         for kind, options in specs:
             nodes.append(NodeProcess(kind, dict(options)))
         for node in nodes:
-            wait_until(lambda node=node: node.request("count") == len(specs), message="nodes never saw each other")
-        yield nodes
-    finally:
+            wait_until(lambda node=node: node.request("count") == len(nodes), message="nodes never saw each other")
+    except BaseException:
         for node in nodes:
             node.close()
+        raise
+    return nodes
 
 
-@contextlib.contextmanager
-def recorders(nodes: List[NodeProcess]) -> Iterator[Any]:
-    """``make(node, name, namespace)`` -> a Recorder; at exit every recorder closes and every node has let
-    its sockets go (so the next test starts from an empty cluster)."""
-    made: List[Recorder] = []
+class Clients:
+    """Recorders made by one test; ``close`` waits until no node holds a socket any more."""
 
-    def make(node: NodeProcess, name: str, namespace: str = "/") -> Recorder:
+    def __init__(self, nodes: List[NodeProcess]) -> None:
+        self.nodes = nodes
+        self.made: List[Recorder] = []
+
+    def __call__(self, node: NodeProcess, name: str, namespace: str = "/") -> Recorder:
         rec = Recorder(node.url, name, namespace)
-        made.append(rec)
+        self.made.append(rec)
         return rec
 
-    try:
-        yield make
-    finally:
-        for rec in made:
+    def close(self) -> None:
+        for rec in self.made:
             rec.close()
-        for node in nodes:
+        for node in self.nodes:
             wait_until(lambda node=node: node.request("fetch", local=True) == [])

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 import siothread
-from nodes import NodeProcess, Recorder, wait_until
+from nodes import Clients, start_nodes, wait_until
 from tests.conftest import JS_DIR, require_node_modules
 
 pytestmark = pytest.mark.node
@@ -19,33 +19,18 @@ pytestmark = pytest.mark.node
 @pytest.fixture(scope="module")
 def cluster(redis_server):
     require_node_modules()
-    nodes = []
-    try:
-        nodes = [NodeProcess("py", {"url": redis_server.url, "requests_timeout": 3}),
-                 NodeProcess("py", {"url": redis_server.url, "requests_timeout": 3}),
-                 NodeProcess("js", {"url": redis_server.url})]
-        for node in nodes:
-            wait_until(lambda node=node: node.request("count") == 3, message="nodes never saw each other")
-        yield nodes
-    finally:
-        for node in nodes:
-            node.close()
+    py = {"url": redis_server.url, "requests_timeout": 3}
+    nodes = start_nodes([("py", py), ("py", py), ("js", {"url": redis_server.url})])
+    yield nodes
+    for node in nodes:
+        node.close()
 
 
 @pytest.fixture
 def clients(cluster):
-    made = []
-
-    def make(node, name, namespace="/"):
-        rec = Recorder(node.url, name, namespace)
-        made.append(rec)
-        return rec
-
-    yield make
-    for rec in made:
-        rec.close()
-    for node in cluster:  # every socket gone everywhere before the next test
-        wait_until(lambda node=node: node.request("fetch", local=True) == [])
+    made = Clients(cluster)
+    yield made
+    made.close()
 
 
 def three(cluster, clients):

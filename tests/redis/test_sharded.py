@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from nodes import NodeProcess, Recorder, wait_until
+from nodes import Clients, start_nodes, wait_until
 from tests.conftest import require_node_modules
 
 pytestmark = pytest.mark.node
@@ -19,31 +19,17 @@ def sharded(request, redis_server):
     else:
         py = {"url": redis_server.url, "kind": "sharded", "requests_timeout": 3}
         js = {"url": redis_server.url, "kind": "sharded"}
-    nodes = []
-    try:
-        nodes = [NodeProcess("py", dict(py)), NodeProcess("py", dict(py)), NodeProcess("js", js)]
-        for node in nodes:
-            wait_until(lambda node=node: node.request("count") == 3, message="nodes never saw each other")
-        yield nodes
-    finally:
-        for node in nodes:
-            node.close()
+    nodes = start_nodes([("py", py), ("py", py), ("js", js)])
+    yield nodes
+    for node in nodes:
+        node.close()
 
 
 @pytest.fixture
 def clients(sharded):
-    made = []
-
-    def make(node, name):
-        rec = Recorder(node.url, name)
-        made.append(rec)
-        return rec
-
-    yield make
-    for rec in made:
-        rec.close()
-    for node in sharded:
-        wait_until(lambda node=node: node.request("fetch", local=True) == [])
+    made = Clients(sharded)
+    yield made
+    made.close()
 
 
 @pytest.mark.parametrize("sender", [0, 2], ids=["from_siothread", "from_node"])

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from nodes import NodeProcess, cluster_of, recorders, wait_until
+from nodes import Clients, NodeProcess, start_nodes, wait_until
 from tests.conftest import require_node_modules
 
 pytestmark = pytest.mark.node
@@ -33,14 +33,17 @@ def js_spec(url):
 @pytest.fixture(scope="module")
 def cluster(redis_server):
     require_node_modules()
-    with cluster_of(py_spec(redis_server.url), py_spec(redis_server.url), js_spec(redis_server.url)) as nodes:
-        yield nodes
+    nodes = start_nodes([py_spec(redis_server.url), py_spec(redis_server.url), js_spec(redis_server.url)])
+    yield nodes
+    for node in nodes:
+        node.close()
 
 
 @pytest.fixture
 def clients(cluster):
-    with recorders(cluster) as make:
-        yield make
+    made = Clients(cluster)
+    yield made
+    made.close()
 
 
 def plain(args):

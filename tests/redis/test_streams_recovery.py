@@ -10,7 +10,7 @@ import gevent
 import pytest
 
 import siothread
-from nodes import cluster_of, wait_until
+from nodes import start_nodes, wait_until
 from switchboard import JsClient, Switchboard
 from test_streams_cluster import STREAM, js_spec, plain, py_node, py_spec
 from tests.conftest import require_node_modules
@@ -21,8 +21,10 @@ pytestmark = pytest.mark.node
 @pytest.fixture(scope="module")
 def nodes(redis_server):
     require_node_modules()
-    with cluster_of(py_spec(redis_server.url), py_spec(redis_server.url), js_spec(redis_server.url)) as made:
-        yield made
+    made = start_nodes([py_spec(redis_server.url), py_spec(redis_server.url), js_spec(redis_server.url)])
+    yield made
+    for node in made:
+        node.close()
 
 
 @pytest.fixture

@@ -144,7 +144,7 @@ def test_broadcast_ack_timeout_names_the_remote_sid(cluster):
 
 def test_fetch_join_leave_disconnect_across_nodes(cluster):
     a, b = cluster(2)
-    (pa, sa), (pb, sb) = connected(a), connected(b)
+    (_, sa), (pb, sb) = connected(a), connected(b)
     b.get_session(sb)["user"] = "bob"
     b.enter_room(sb, "room")
     sockets = {s.id: s for s in a.fetch_sockets()}
@@ -221,3 +221,22 @@ def test_pending_requests_are_capped_and_time_out():
     pending.open("c", 1, 5.0, expected=1)
     pending.cancel_all()
     assert len(pending) == 0
+
+
+def test_close_room_empties_the_room_on_every_node(cluster):
+    a, b = cluster(2)
+    (_, sa), (pb, sb) = connected(a), connected(b)
+    a.enter_room(sa, "x")
+    b.enter_room(sb, "x")
+    a.close_room("x")
+    pb.wait_for(lambda: "x" not in b.rooms(sb))
+    assert a.rooms(sa) == [sa]
+
+
+def test_a_remote_broadcast_is_encoded_once_for_all_local_recipients(cluster):
+    a, b = cluster(2)
+    peers = [connected(b)[0] for _ in range(5)]
+    before = b.eio.prepare_calls
+    a.emit("many", 1)
+    peers[-1].wait_for(lambda: all(got(p, "many") for p in peers))
+    assert b.eio.prepare_calls - before == 1
