@@ -56,21 +56,22 @@ def ticks_in_stream(url, stream):
         r.close()
 
 
-def test_a_redis_blip_neither_loses_nor_repeats_entries(redis_server, started, stream):
+@pytest.mark.parametrize("count,kills", [(300, 3), pytest.param(3000, 20, marks=pytest.mark.slow)])
+def test_a_redis_blip_neither_loses_nor_repeats_entries(redis_server, started, stream, count, kills):
     # without recovery: the stream writes go through the publisher's queue (with recovery they wait
     # for their entry id, as every other test here does)
     sender = started(redis_server.url, stream_name=stream, recovery=None)
     receiver = started(redis_server.url, stream_name=stream, recovery=None)
     rec = Recorder(receiver.url, "blip")
     try:
-        job = gevent.spawn(sender.request, "emit_many", event="tick", count=300, pause=0.002, timeout=60)
-        for _ in range(3):
+        job = gevent.spawn(sender.request, "emit_many", event="tick", count=count, pause=0.002, timeout=120)
+        for _ in range(kills):
             gevent.sleep(0.15)
             redis_server.cli("CLIENT", "KILL", "TYPE", "normal")
-        job.get(timeout=60)
+        job.get(timeout=120)
         stored = ticks_in_stream(redis_server.url, stream)
-        assert len(stored) > 100
-        wait_until(lambda: [a[0] for a in rec.got("tick")] == stored, timeout=15,
+        assert len(stored) > count // 3
+        wait_until(lambda: [a[0] for a in rec.got("tick")] == stored, timeout=30,
                    message="the receiver's events differ from the stream's")
         assert receiver.request("status")["connected"]
     finally:
