@@ -14,9 +14,8 @@ import pytest
 import redis
 
 from nodes import Recorder, wait_until
-from switchboard import Switchboard
 from test_streams_cluster import py_node
-from test_streams_recovery import PyClient
+from test_streams_recovery import PyClient, board  # noqa: F401 - the board fixture
 
 pytestmark = pytest.mark.node
 
@@ -40,6 +39,28 @@ def started():
     yield start
     for node in made:
         node.close()
+
+
+@pytest.fixture
+def dropped(board):  # noqa: F811 - the imported fixture
+    """``drop(node, name)``: a client connects to ``node`` through the board, receives one event, then
+    loses its connection; returns the client (reconnecting) and its sid once ``node`` let the socket go."""
+    made = []
+
+    def drop(node, name):
+        board.route(node.port)
+        c = PyClient(board.url, name)
+        made.append(c)
+        sid = c.sid
+        node.request("emit", event="tick", args=[0])
+        wait_until(lambda: c.ticks == [0])
+        board.route(None)
+        wait_until(lambda: node.request("recovered", sid=sid) is None)
+        return c, sid
+
+    yield drop
+    for c in made:
+        c.close()
 
 
 def ticks_in_stream(url, stream):
@@ -78,35 +99,22 @@ def test_a_redis_blip_neither_loses_nor_repeats_entries(redis_server, started, s
         rec.close()
 
 
-def test_redis_restarted_between_disconnect_and_reconnect(fresh_redis, started, stream):
+def test_redis_restarted_between_disconnect_and_reconnect(fresh_redis, started, stream, board, dropped):  # noqa: F811
     node_a = started(fresh_redis.url, stream_name=stream)
     node_b = started(fresh_redis.url, stream_name=stream)
-    board = Switchboard()
-    c = None
-    try:
-        board.route(node_a.port)
-        c = PyClient(board.url, "r")
-        sid = c.sid
-        node_a.request("emit", event="tick", args=[1])
-        wait_until(lambda: c.ticks == [1])
-        board.route(None)
-        wait_until(lambda: node_a.request("recovered", sid=sid) is None)
-        gevent.sleep(0.3)  # the session is in Redis
-        fresh_redis.kill()
-        fresh_redis.start()  # an empty Redis: sessions and the stream are gone
-        for node in (node_a, node_b):
-            wait_until(lambda node=node: node.request("status")["connected"], timeout=15,
-                       message=f"a node never reconnected to the restarted Redis: {node.request('status')}")
-        board.route(node_b.port)
-        wait_until(lambda: c.client.connected and c.sid is not None, timeout=10)
-        assert c.sid != sid and not c.client.recovered  # a clean new session
-        assert node_b.request("rooms", sid=c.sid) == [c.sid]
-        node_a.request("emit", event="tick", args=[2])  # the cluster works again
-        wait_until(lambda: c.ticks == [1, 2])
-    finally:
-        if c is not None:
-            c.close()
-        board.close()
+    c, sid = dropped(node_a, "r")
+    gevent.sleep(0.3)  # the session is in Redis
+    fresh_redis.kill()
+    fresh_redis.start()  # an empty Redis: sessions and the stream are gone
+    for node in (node_a, node_b):
+        wait_until(lambda node=node: node.request("status")["connected"], timeout=15,
+                   message=f"a node never reconnected to the restarted Redis: {node.request('status')}")
+    board.route(node_b.port)
+    wait_until(lambda: c.client.connected and c.sid is not None, timeout=10)
+    assert c.sid != sid and not c.client.recovered  # a clean new session
+    assert node_b.request("rooms", sid=c.sid) == [c.sid]
+    node_a.request("emit", event="tick", args=[2])  # the cluster works again
+    wait_until(lambda: c.ticks == [0, 2])
 
 
 def test_stalled_redis_bounds_emits_and_the_cluster_resumes(fresh_redis, started, stream):
@@ -160,28 +168,16 @@ def test_garbage_is_dropped_counted_and_the_reader_survives(redis_server, starte
         rec.close()
 
 
-def test_recovery_fails_cleanly_when_missed_entries_were_trimmed(redis_server, started, stream):
+def test_recovery_fails_cleanly_when_missed_entries_were_trimmed(redis_server, started, stream, board,  # noqa: F811
+                                                                 dropped):
     node = started(redis_server.url, stream_name=stream, max_len=20)
     other = started(redis_server.url, stream_name=stream, max_len=20)
-    board = Switchboard()
-    c = None
-    try:
-        board.route(node.port)
-        c = PyClient(board.url, "t")
-        sid = c.sid
-        node.request("emit", event="tick", args=[0])
-        wait_until(lambda: c.ticks == [0])
-        board.route(None)
-        wait_until(lambda: node.request("recovered", sid=sid) is None)
-        other.request("emit_many", event="tick", count=400)  # far past max_len: the client's entries are gone
-        board.route(node.port)
-        wait_until(lambda: c.client.connected and c.sid is not None and c.sid != sid, timeout=10,
-                   message="a session whose missed events were trimmed was restored")
-        assert not c.client.recovered and c.ticks == [0]
-    finally:
-        if c is not None:
-            c.close()
-        board.close()
+    c, sid = dropped(node, "t")
+    other.request("emit_many", event="tick", count=400)  # far past max_len: the client's entries are gone
+    board.route(node.port)
+    wait_until(lambda: c.client.connected and c.sid is not None and c.sid != sid, timeout=10,
+               message="a session whose missed events were trimmed was restored")
+    assert not c.client.recovered and c.ticks == [0]
 
 
 def test_a_client_flood_cannot_grow_the_stream_past_its_cap(redis_server, started, stream):
@@ -202,15 +198,13 @@ def test_a_client_flood_cannot_grow_the_stream_past_its_cap(redis_server, starte
         flooder.close()
 
 
-def test_sessions_are_capped_and_expire(redis_server, started, stream):
+def test_sessions_are_capped_and_expire(redis_server, started, stream, board):  # noqa: F811
     prefix = f"sio:{stream}:"
     node = started(redis_server.url, stream_name=stream, session_key_prefix=prefix,
                    recovery={"max_disconnection_duration": 20, "max_sessions": 3})
-    board = Switchboard()
-    made = []
+    board.route(node.port)
+    made = [PyClient(board.url, f"c{i}") for i in range(6)]
     try:
-        board.route(node.port)
-        made = [PyClient(board.url, f"c{i}") for i in range(6)]
         for c in made:
             c.client.reconnection = False
         board.route(None)
@@ -223,4 +217,3 @@ def test_sessions_are_capped_and_expire(redis_server, started, stream):
     finally:
         for c in made:
             c.close()
-        board.close()

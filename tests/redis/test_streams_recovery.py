@@ -10,21 +10,11 @@ import gevent
 import pytest
 
 import siothread
-from nodes import start_nodes, wait_until
+from nodes import wait_until
 from switchboard import JsClient, Switchboard
-from test_streams_cluster import STREAM, js_spec, plain, py_node, py_spec
-from tests.conftest import require_node_modules
+from test_streams_cluster import STREAM, cluster, plain, py_node  # noqa: F401 - the cluster fixture
 
 pytestmark = pytest.mark.node
-
-
-@pytest.fixture(scope="module")
-def nodes(redis_server):
-    require_node_modules()
-    made = start_nodes([py_spec(redis_server.url), py_spec(redis_server.url), js_spec(redis_server.url)])
-    yield made
-    for node in made:
-        node.close()
 
 
 @pytest.fixture
@@ -80,8 +70,8 @@ def away(board, node, sid):
     wait_until(lambda: node.request("recovered", sid=sid) is None, message="the node never noticed the drop")
 
 
-def test_siothread_client_recovers_on_the_other_siothread_node(nodes, redis_server, board):
-    py1, py2, js = nodes
+def test_siothread_client_recovers_on_the_other_siothread_node(cluster, redis_server, board):
+    py1, py2, js = cluster
     board.route(py1.port)
     c = PyClient(board.url, "r")
     try:
@@ -90,7 +80,7 @@ def test_siothread_client_recovers_on_the_other_siothread_node(nodes, redis_serv
         emit(py1, redis_server, args=[1])
         wait_until(lambda: c.ticks == [1])
         away(board, py1, sid)
-        expected = gap(nodes, redis_server, 2)
+        expected = gap(cluster, redis_server, 2)
         board.route(py2.port)
         wait_until(lambda: c.client.connected and c.sid == sid and c.client.recovered,
                    message="not recovered on the other node")
@@ -105,8 +95,8 @@ def test_siothread_client_recovers_on_the_other_siothread_node(nodes, redis_serv
         c.close()
 
 
-def test_socketio_client_recovers_from_siothread_to_node_and_back(nodes, redis_server, board):
-    py1, py2, js = nodes
+def test_socketio_client_recovers_from_siothread_to_node_and_back(cluster, redis_server, board):
+    py1, py2, js = cluster
     board.route(py1.port)
     c = JsClient(board.url, "j")
     try:
@@ -116,14 +106,14 @@ def test_socketio_client_recovers_from_siothread_to_node_and_back(nodes, redis_s
         emit(py1, redis_server, args=[1])
         wait_until(lambda: len(c.events("tick")) == 1)
         away(board, py1, sid)
-        first = gap(nodes, redis_server, 2, restorer="js")
+        first = gap(cluster, redis_server, 2, restorer="js")
         board.route(js.port)  # a siothread session restored by Node
         assert c.wait_connects(2) == ["connect", sid, True]
         wait_until(lambda: [plain(e)[0] for e in c.events("tick")] == [1, *first], message=f"events: {c.seen}")
         assert js.request("rooms", sid=sid) == sorted([sid, "red"])
         assert [s["data"] for s in js.request("fetch", to=sid)] == [{"name": "j"}]
         away(board, js, sid)
-        second = gap(nodes, redis_server, 5)
+        second = gap(cluster, redis_server, 5)
         board.route(py2.port)  # a Node session restored by siothread
         assert c.wait_connects(3) == ["connect", sid, True]
         wait_until(lambda: [plain(e)[0] for e in c.events("tick")] == [1, *first, *second],
@@ -136,8 +126,8 @@ def test_socketio_client_recovers_from_siothread_to_node_and_back(nodes, redis_s
         c.close()
 
 
-def test_recovery_after_the_node_restarted(nodes, redis_server, board):
-    py1, py2, js = nodes
+def test_recovery_after_the_node_restarted(cluster, redis_server, board):
+    py1, py2, js = cluster
     node_a = py_node(redis_server.url)
     restarted = None
     c = None
@@ -150,7 +140,7 @@ def test_recovery_after_the_node_restarted(nodes, redis_server, board):
         wait_until(lambda: c.ticks == [1])
         node_a.close()  # a rolling deploy: the node shuts down, its sockets' sessions go to Redis
         board.route(None)
-        expected = gap(nodes, redis_server, 2)
+        expected = gap(cluster, redis_server, 2)
         restarted = py_node(redis_server.url)
         board.route(restarted.port)
         wait_until(lambda: c.client.connected and c.sid == sid, message="not recovered after the restart")
@@ -164,10 +154,10 @@ def test_recovery_after_the_node_restarted(nodes, redis_server, board):
                 node.close()
 
 
-def test_protections_hold_across_nodes(nodes, redis_server, board):
+def test_protections_hold_across_nodes(cluster, redis_server, board):
     """The pid proves the client; a session is restored once; never a replay from before the socket
     connected, nor of a room's events from before it joined."""
-    py1, py2, js = nodes
+    py1, py2, js = cluster
     emit(py1, redis_server, args=[-10])  # before the client connected
     old_entry = redis_server.cli("XREVRANGE", STREAM, "+", "-", "COUNT", "1").splitlines()[0]
     emit(js, redis_server, args=[-12])  # after that offset, still before the client connected
