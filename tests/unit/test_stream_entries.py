@@ -93,7 +93,7 @@ def test_replay_filter():
 
 
 def test_lost_after_sees_trimmed_and_deleted_entries():
-    from siothread.adapters.redis_streams import _lost_after
+    from siothread.adapters.stream_recovery import _lost_after
 
     def info(first, added, length, deleted=b"0-0"):
         return {b"recorded-first-entry-id": first, b"entries-added": added, b"length": length,
