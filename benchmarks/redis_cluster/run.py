@@ -110,7 +110,7 @@ def main(argv: List[str] = None) -> int:
     parser.add_argument("--stacks", default=",".join(STACKS))
     parser.add_argument("--clients", type=int, default=100)
     args = parser.parse_args(argv)
-    repeats, count, rate, seconds = (1, 300, 50, 2.0) if args.quick else (3, 1000, 50, 4.0)
+    repeats, count, rate, seconds = (1, 300, 50, 2.0) if args.quick else (3, 3000, 50, 4.0)
     summary = {}
     for stack in args.stacks.split(","):
         runs = [run_stack(stack, args.clients, count, rate, seconds) for _ in range(repeats)]

@@ -50,7 +50,11 @@ class RedisServer:
         self.cluster = cluster
         self.dir = tempfile.mkdtemp(prefix="siothread-redis-")
         self.proc: Optional[subprocess.Popen] = None
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def url(self) -> str:
@@ -108,7 +112,8 @@ class RedisCluster:
     def __init__(self) -> None:
         self.nodes: List[RedisServer] = []
         try:
-            self.nodes = [RedisServer(cluster=True) for _ in range(3)]
+            for _ in range(3):  # one by one, so that a failed start still closes the others
+                self.nodes.append(RedisServer(cluster=True))
             hosts = [f"127.0.0.1:{n.port}" for n in self.nodes]
             subprocess.run(["redis-cli", "--cluster", "create", *hosts, "--cluster-replicas", "0",
                             "--cluster-yes"], capture_output=True, timeout=30, check=True)
