@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..engine._runtime import RUNTIME
 from ..protocol.socketio import Packet, PacketType
@@ -125,7 +125,9 @@ class RedisStreamsManager(StreamRecovery, ClusterAdapter):
         self._position: Optional[StreamId] = None
         #: the last entry this node added
         self._own_last: StreamId = ZERO
-        self._inflight = 0  # stored broadcasts between XADD and local delivery
+        # restored sid -> (last entry its replay covered, earliest time to forget it)
+        self._floors: Dict[str, Tuple[StreamId, float]] = {}
+        self._floors_checked = 0.0
         self._reader: Any = None
         self._closed = False
         # namespace -> sid -> room -> stream position when the socket joined (recovery only)
@@ -256,12 +258,13 @@ class RedisStreamsManager(StreamRecovery, ClusterAdapter):
             return self.host.deliver(packet, self.select(namespace, opts), opts)
         self.use_namespace(namespace)
         if self.recovery is not None and packet.id is None and not opts.volatile:
-            self._inflight += 1
-            try:
-                packet = self.store_packet(namespace, packet, opts)
-                return self.host.deliver(packet, self.select(namespace, opts), opts)
-            finally:
-                self._inflight -= 1
+            stored = self.store_packet(namespace, packet, opts)
+            sids = self.select(namespace, opts)
+            if self._floors and stored is not packet:
+                entry = parse_id(stored.data[-1])
+                if entry is not None:
+                    sids = self.past_floor(sids, entry)
+            return self.host.deliver(stored, sids, opts)
         self.publish(namespace, MessageType.BROADCAST,
                      {"packet": wire.packet_to_wire(packet), "opts": wire.opts_to_wire(opts)})
         return self.host.deliver(packet, self.select(namespace, opts), opts)
@@ -330,6 +333,8 @@ class RedisStreamsManager(StreamRecovery, ClusterAdapter):
         # delivery below (recipients selected now) does not reach the socket it restores
         self._position = entry_id
         self.entries_read += 1
+        if self._floors:
+            self._prune_floors()
         try:
             message = decode_entry(fields, self.limits)
             data = message.get("data")
@@ -360,12 +365,15 @@ class RedisStreamsManager(StreamRecovery, ClusterAdapter):
     def _deliver_remote(self, namespace: str, data: Dict[str, Any], entry: Optional[str]) -> None:
         packet = wire.packet_from_wire(data.get("packet"), namespace)
         opts = wire.opts_from_wire(data.get("opts"), self.limits)
+        sids = self.select(namespace, opts)
         if entry is not None and self.recovery is not None and packet.id is None and not opts.volatile:
             packet = Packet(PacketType.EVENT, namespace, [*packet.data, entry])
+            if self._floors:
+                sids = self.past_floor(sids, self._position or ZERO)  # the entry being handled
         elif packet.id is not None:
             packet = Packet(PacketType.EVENT, namespace, packet.data)
         assert self.host is not None
-        self.host.deliver(packet, self.select(namespace, opts), opts)
+        self.host.deliver(packet, sids, opts)
 
 
 def _entries(reply: Any) -> List[Any]:

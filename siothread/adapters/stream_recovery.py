@@ -9,8 +9,10 @@ keeps the in-process recovery's protections cluster-wide:
 - sessions as Node's ``SET <prefix><pid> <base64 msgpack> PX <ttl>``, plus an
   index (a sorted set by expiry) that caps their number; taken once
   (``GET`` + ``DEL`` in one script);
-- the replay: entries after the start up to this node's reader position,
-  where the live delivery takes over with no yield in between; trimmed
+- the replay: entries after the start up to what this node delivered live
+  (its reader's position, its own last entry), where the live delivery takes
+  over with no yield in between; the restored socket's *floor* keeps live
+  deliveries of replayed entries from it (each missed event once); trimmed
   entries make the recovery fail (:func:`_lost_after`).
 
 Reference: ``socketio/socket.io-redis-streams-adapter: lib/adapter.ts``
@@ -21,7 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from typing import Any, Dict, FrozenSet, List, Optional
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 from ..engine._runtime import RUNTIME
 from ..protocol.socketio import Packet
@@ -78,7 +80,8 @@ class StreamRecovery(MemoryManager):
     logger: Any
     _position: Optional[StreamId]
     _own_last: StreamId
-    _inflight: int
+    _floors: Dict[str, Tuple[StreamId, float]]
+    _floors_checked: float
     _joined: Dict[str, Dict[str, Dict[str, StreamId]]]
     _persisting: Dict[str, Any]
 
@@ -107,6 +110,7 @@ class StreamRecovery(MemoryManager):
 
     def disconnect(self, namespace: str, sid: str) -> None:
         super().disconnect(namespace, sid)
+        self._floors.pop(sid, None)
         sids = self._joined.get(namespace)
         if sids is not None:
             sids.pop(sid, None)
@@ -187,15 +191,17 @@ class StreamRecovery(MemoryManager):
                 start = connected_at if start is None else max(start, connected_at)
             if start is None:
                 return None  # a Node session and a client that received nothing: Node refuses too
-            missed = self._replay(namespace, frozenset(rooms), joined, start, client_offset)
+            replayed = self._replay(namespace, frozenset(rooms), joined, start, client_offset)
         except LinkUnavailable as exc:
             self.logger.warning("session not restored: %s", exc)
             return None
         except wire.WireError as exc:
             self.drops.drop("invalid session", str(exc))
             return None
-        if missed is None:
+        if replayed is None:
             return None
+        missed, floor = replayed
+        self._set_floor(sid, floor)
         return RecoveredSession(sid=sid, pid=pid, rooms=rooms, data=data, missed=missed)
 
     def _decode_session(self, raw: Any, namespace: str, pid: str) -> Any:
@@ -228,56 +234,68 @@ class StreamRecovery(MemoryManager):
         return sid, rooms, data if type(data) is dict else {}, joined
 
     def _replay(self, namespace: str, rooms: FrozenSet[str], joined: Dict[str, StreamId], start: StreamId,
-                client_offset: Optional[StreamId]) -> Optional[List[Packet]]:
+                client_offset: Optional[StreamId]) -> Optional[Tuple[List[Packet], StreamId]]:
+        """The missed packets and the last entry they cover (the socket's floor), or None."""
         info = _stream_info(self.link, self.stream_name)
         if info is None:
             # no stream: nothing was broadcast since, unless the client names an entry (then Redis lost it)
-            return [] if client_offset is None else None
+            return ([], start) if client_offset is None else None
         last = parse_id(info.get(b"last-generated-id")) or ZERO
         if client_offset is not None and client_offset > last:
             return None  # an offset no node gave out
         if _lost_after(info, start):
             return None  # trimmed or deleted entries this client may not have received
         deadline = time.monotonic() + self.link.publish_timeout
-        # this node must have handled everything up to the start and its own entries
-        target = max(start, self._own_last)
-        while (self._position or ZERO) < target:
-            if time.monotonic() > deadline:
-                return None
-            RUNTIME.sleep(0.005)
         missed: List[Packet] = []
         cursor, scanned, budget = start, 0, 2 * self.max_len + self.read_count
         while True:
-            end = self._position or ZERO
-            if cursor < end:
-                entries = self.link.command("XRANGE", self.stream_name, "(" + format_id(cursor), format_id(end),
-                                            "COUNT", max(100, self.read_count))
-                if not entries:
-                    cursor = end
-                for entry, fields in entries or ():
-                    entry_id = parse_id(entry)
-                    if entry_id is None or entry_id > end:
-                        continue
-                    cursor = entry_id
-                    scanned += 1
-                    try:
-                        packet = missed_packet(decode_entry(fields, self.limits), format_id(entry_id), entry_id,
-                                               namespace, rooms, joined, start, self.limits)
-                    except wire.WireError as exc:
-                        self.drops.drop("invalid entry", str(exc))
-                        continue
-                    if packet is not None:
-                        missed.append(packet)
-                if scanned > budget or time.monotonic() > deadline:
-                    return None  # the stream grows faster than it can be read: fail, never half-restore
-                continue
-            if self._inflight:
-                if time.monotonic() > deadline:
-                    return None
-                RUNTIME.sleep(0.001)
-                continue
-            # no yield from here until the socket is registered: later entries arrive live
-            return missed
+            # everything this node delivered live so far: what the reader handled and what it added itself
+            end = max(self._position or ZERO, self._own_last)
+            if cursor >= end:
+                # no yield from here until the socket is registered: later entries arrive live, and
+                # entries up to the floor are kept from it (an own broadcast still waiting for its XADD)
+                return missed, cursor
+            entries = self.link.command("XRANGE", self.stream_name, "(" + format_id(cursor), format_id(end),
+                                        "COUNT", max(100, self.read_count))
+            if not entries:
+                cursor = end
+            for entry, fields in entries or ():
+                entry_id = parse_id(entry)
+                if entry_id is None or entry_id > end:
+                    continue
+                cursor = entry_id
+                scanned += 1
+                try:
+                    packet = missed_packet(decode_entry(fields, self.limits), format_id(entry_id), entry_id,
+                                           namespace, rooms, joined, start, self.limits)
+                except wire.WireError as exc:
+                    self.drops.drop("invalid entry", str(exc))
+                    continue
+                if packet is not None:
+                    missed.append(packet)
+            if scanned > budget or time.monotonic() > deadline:
+                return None  # the stream grows faster than it can be read: fail, never half-restore
+
+    # ------------------------------------------------------------------- floors
+    def _set_floor(self, sid: str, floor: StreamId) -> None:
+        """A restored socket was given every entry up to ``floor``: live deliveries of those skip it
+        until this node's reader is past the floor and any broadcast then waiting for its XADD is done."""
+        self._floors[sid] = (floor, time.monotonic() + self.link.publish_timeout)
+
+    def past_floor(self, sids: List[str], entry: StreamId) -> List[str]:
+        """``sids`` without the restored sockets that already got ``entry`` in their replay."""
+        floors = self._floors
+        return [sid for sid in sids if sid not in floors or floors[sid][0] < entry]
+
+    def _prune_floors(self) -> None:
+        now = time.monotonic()
+        if now < self._floors_checked + 0.5:
+            return
+        self._floors_checked = now
+        position = self._position or ZERO
+        for sid, (floor, not_before) in list(self._floors.items()):
+            if floor <= position and now >= not_before:
+                del self._floors[sid]
 
 
 def _stream_info(client: Any, stream: str) -> Optional[Dict[bytes, Any]]:

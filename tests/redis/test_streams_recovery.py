@@ -187,3 +187,31 @@ def test_protections_hold_across_nodes(cluster, redis_server, board):
     again = PyClient(board.url, "z", auth={"pid": pid, "offset": old_entry})
     assert again.sid != sid  # restored once
     again.close()
+
+
+def test_every_event_once_when_restored_while_both_nodes_broadcast(cluster, redis_server, board):
+    """The client comes back to a node that is broadcasting itself while another node broadcasts too:
+    its replay and the live deliveries meet without a gap or a double (the restored socket's floor)."""
+    py1, py2, js = cluster
+    got = {"a": [], "b": []}
+    client = siothread.Client(reconnection_delay=0.1, reconnection_delay_max=0.1, randomization_factor=0)
+    for name in got:
+        client.on(name, lambda i, name=name: got[name].append(i))
+    board.route(py1.port)
+    client.connect(board.url, transports=["websocket"])
+    try:
+        sid = client.get_sid()
+        jobs = [gevent.spawn(py1.request, "emit_many", event="a", count=300, pause=0.003, timeout=60),
+                gevent.spawn(py2.request, "emit_many", event="b", count=300, pause=0.003, timeout=60)]
+        wait_until(lambda: len(got["a"]) > 20 and len(got["b"]) > 20)
+        board.route(None)
+        gevent.sleep(0.3)
+        board.route(py1.port)
+        gevent.joinall(jobs, raise_error=True)
+        wait_until(lambda: len(got["a"]) >= 300 and len(got["b"]) >= 300, timeout=15,
+                   message=f"events missing: {len(got['a'])}, {len(got['b'])}")
+        gevent.sleep(0.2)
+        assert client.get_sid() == sid and client.recovered
+        assert got["a"] == list(range(300)) and got["b"] == list(range(300))
+    finally:
+        client.disconnect()
