@@ -34,6 +34,7 @@ _LAZY = {
     "RedisManager": ("siothread.adapters.redis_pubsub", "RedisManager"),
     "ShardedRedisManager": ("siothread.adapters.redis_sharded", "ShardedRedisManager"),
     "RedisEmitter": ("siothread.adapters.emitter", "RedisEmitter"),
+    "RedisStreamsManager": ("siothread.adapters.redis_streams", "RedisStreamsManager"),
     "WSGIApp": ("siothread.wsgi", "WSGIApp"),
     "serve": ("siothread.serving", "serve"),
     "make_server": ("siothread.serving", "make_server"),
@@ -65,6 +66,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .adapters.emitter import RedisEmitter
     from .adapters.redis_pubsub import RedisManager
     from .adapters.redis_sharded import ShardedRedisManager
+    from .adapters.redis_streams import RedisStreamsManager
     from .client import Client, SimpleClient
     from .server import (BroadcastAckResult, BroadcastOperator, HandlerInfo, Namespace, RemoteSocket, Server,
                          reason)

@@ -1,11 +1,12 @@
 // One Node socket.io node of the cross-node benchmark (@socket.io/redis-adapter on `redis`).
-// node node_node.js PORT REDIS_URL — same `fire` event as py_node.py.
+// node node_node.js PORT REDIS_URL [streams] — same `fire` event as py_node.py.
 const http = require("http");
 const path = require("path");
 const modules = path.join(__dirname, "..", "..", "tests", "js", "node_modules");
 const { Server } = require(path.join(modules, "socket.io"));
 const { createClient } = require(path.join(modules, "redis"));
 const { createAdapter } = require(path.join(modules, "@socket.io/redis-adapter"));
+const streams = require(path.join(modules, "@socket.io/redis-streams-adapter"));
 
 (async () => {
   const [port, url] = [Number(process.argv[2]), process.argv[3]];
@@ -13,7 +14,9 @@ const { createAdapter } = require(path.join(modules, "@socket.io/redis-adapter")
   const sub = pub.duplicate();
   await Promise.all([pub.connect(), sub.connect()]);
   const httpServer = http.createServer();
-  const io = new Server(httpServer, { adapter: createAdapter(pub, sub), cors: { origin: "*" } });
+  // argv[4] "streams": @socket.io/redis-streams-adapter instead of the pub/sub adapter
+  const adapter = process.argv[4] === "streams" ? streams.createAdapter(pub) : createAdapter(pub, sub);
+  const io = new Server(httpServer, { adapter, cors: { origin: "*" } });
   io.on("connection", (socket) => {
     socket.on("fire", ({ count, rate }, ack = () => {}) => {
       let seq = 0;

@@ -1,6 +1,7 @@
 """One node of the cross-node benchmark: siothread or python-socketio, with its Redis manager.
 
-``python py_node.py siothread|python-socketio PORT REDIS_URL``. A client's ``fire``
+``python py_node.py STACK PORT REDIS_URL`` with STACK ``siothread``, ``siothread-streams``,
+``siothread-streams-recovery`` or ``python-socketio``. A client's ``fire``
 event ``{"count": n, "rate": r}`` makes this node broadcast ``n`` ``tick`` events
 ``[publish time in ms, seq]`` to every client of the cluster, ``r`` per second
 (0: as fast as the node can), and acks when it has sent them.
@@ -18,10 +19,14 @@ import gevent  # noqa: E402
 
 def main() -> None:
     stack, port, url = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    if stack == "siothread":
+    if stack.startswith("siothread"):
         import siothread as sio_pkg
 
-        sio = sio_pkg.Server(client_manager=sio_pkg.RedisManager(url), cors_allowed_origins="*")
+        # siothread-streams[-recovery]: the Redis Streams adapter (with recovery, every broadcast waits for
+        # its XADD and carries the entry id as offset)
+        manager = sio_pkg.RedisStreamsManager(url) if "streams" in stack else sio_pkg.RedisManager(url)
+        recovery = {"max_disconnection_duration": 60} if stack.endswith("-recovery") else None
+        sio = sio_pkg.Server(client_manager=manager, cors_allowed_origins="*", recovery=recovery)
         app = sio_pkg.WSGIApp(sio)
         server = sio_pkg.make_server(app, "127.0.0.1", port)
     else:

@@ -34,6 +34,12 @@ STACKS = {
     "python-socketio": lambda port, url: [sys.executable, str(HERE / "py_node.py"), "python-socketio", str(port),
                                           url],
     "node": lambda port, url: ["node", str(HERE / "node_node.js"), str(port), url],
+    # the Redis Streams adapter (siothread.RedisStreamsManager, @socket.io/redis-streams-adapter)
+    "siothread-streams": lambda port, url: [sys.executable, str(HERE / "py_node.py"), "siothread-streams",
+                                            str(port), url],
+    "siothread-streams-recovery": lambda port, url: [sys.executable, str(HERE / "py_node.py"),
+                                                     "siothread-streams-recovery", str(port), url],
+    "node-streams": lambda port, url: ["node", str(HERE / "node_node.js"), str(port), url, "streams"],
 }
 
 

@@ -37,8 +37,8 @@ __all__ = ["RedisLink", "Backoff", "LinkUnavailable"]
 
 logger = logging.getLogger("siothread.redis")
 
-#: (command, channel, payload); command is "publish" or "spublish"
-_Item = Tuple[str, str, bytes]
+#: (command, key, arguments after the key): "publish"/"spublish" (channel, payload) or "xadd" (stream, ...)
+_Item = Tuple[str, str, Tuple[Any, ...]]
 OnMessage = Callable[[str, bytes], None]
 
 
@@ -200,13 +200,28 @@ class RedisLink:
             "queued": self._queue.qsize(),
         }
 
+    def dedicated_client(self, socket_timeout: float) -> Any:
+        """A connection of its own with this link's options (a blocking reader such as ``XREAD BLOCK``
+        must not hold a pooled connection); ``socket_timeout`` must exceed the longest block."""
+        options = dict(self._options, socket_timeout=socket_timeout)
+        return self._redis.Redis.from_url(self.url, **options)
+
     # --------------------------------------------------------------- publishing
     def publish(self, channel: str, payload: bytes, sharded: bool = False) -> bool:
         """Queue a message; False when it was dropped (degraded, closed, or the queue is full)."""
         if self._closed or not self._started or not self.connected or self._queue.qsize() >= self.max_queue:
             self.dropped_publish += 1
             return False
-        self._queue.put(("spublish" if sharded else "publish", channel, payload))
+        self._queue.put(("spublish" if sharded else "publish", channel, (payload,)))
+        return True
+
+    def send(self, command: str, key: str, *args: Any) -> bool:
+        """Queue another write command (``XADD stream ...``) on the publisher, in order with the
+        publications; False when it was dropped, as :meth:`publish`."""
+        if self._closed or not self._started or not self.connected or self._queue.qsize() >= self.max_queue:
+            self.dropped_publish += 1
+            return False
+        self._queue.put((command, key, args))
         return True
 
     def _publisher(self) -> None:
@@ -251,12 +266,12 @@ class RedisLink:
     def _send(self, batch: List[_Item]) -> None:
         try:
             if len(batch) == 1 or self.cluster:  # a cluster routes each channel to its own shard
-                for command, channel, payload in batch:
-                    self.client.execute_command(command.upper(), channel, payload)
+                for command, channel, args in batch:
+                    self.client.execute_command(command.upper(), channel, *args)
             else:
                 pipe = self.client.pipeline(transaction=False)
-                for command, channel, payload in batch:
-                    pipe.execute_command(command.upper(), channel, payload)
+                for command, channel, args in batch:
+                    pipe.execute_command(command.upper(), channel, *args)
                 pipe.execute()
         except Exception:
             self.dropped_publish += len(batch)

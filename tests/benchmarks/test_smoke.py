@@ -64,3 +64,20 @@ def test_redis_cross_node_benchmark_smoke():
     result = cross.run_stack("siothread", clients=5, count=20, rate=20, seconds=0.5)
     assert result["throughput"]["received"] == result["throughput"]["expected"] == 100
     assert result["latency"]["received"] == result["latency"]["expected"] == 50
+
+
+def test_redis_streams_benchmarks_smoke():
+    """The streams stack of benchmarks/redis_cluster and benchmarks/streams_session_memory, tiny."""
+    import json
+    import subprocess
+
+    require_node_modules()
+    _load("tests_root_conftest", ROOT / "tests" / "conftest.py").require_program(
+        "redis-server", "Debian's redis-server package (scripts/test.sh installs it)")
+    cross = _load("benchmarks_redis_cluster", ROOT / "benchmarks" / "redis_cluster" / "run.py")
+    result = cross.run_stack("siothread-streams-recovery", clients=5, count=20, rate=20, seconds=0.5)
+    assert result["throughput"]["received"] == result["throughput"]["expected"] == 100
+    out = subprocess.run([sys.executable, "-m", "benchmarks.streams_session_memory", "--sessions", "5",
+                          "--missed", "3"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    memory = json.loads(out.stdout.strip().splitlines()[-1])
+    assert memory["sessions"] == 5 and memory["heap_bytes_per_restored_session"] > 0

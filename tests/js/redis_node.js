@@ -1,12 +1,14 @@
 // A Node socket.io node of a Redis cluster (@socket.io/redis-adapter on the `redis` client),
 // driven over stdin/stdout like tests/redis/redis_node.py: prints {"port": N}, then answers
 // each {"id", "op", ...} line with {"id", "result"} or {"id", "error"}.
-// Usage: node redis_node.js '{"url": "redis://...", "kind": "classic"|"sharded"}'
+// Usage: node redis_node.js '{"url": "redis://...", "kind": "classic"|"sharded"|"streams"}'
+// "streams" uses @socket.io/redis-streams-adapter (options: "streams": {...}, "recovery": ms or absent).
 const http = require("http");
 const readline = require("readline");
 const { Server } = require("socket.io");
 const { createClient, createCluster } = require("redis");
 const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
+const streams = require("@socket.io/redis-streams-adapter");
 
 const options = JSON.parse(process.argv[2]);
 const heard = [];
@@ -22,11 +24,17 @@ async function main() {
   pub.on("error", () => {});
   sub.on("error", () => {});
   await Promise.all([pub.connect(), sub.connect()]);
-  const adapter = options.kind === "sharded"
-    ? createShardedAdapter(pub, sub, { subscriptionMode: options.subscriptionMode || "dynamic" })
-    : createAdapter(pub, sub, { requestsTimeout: 3000 });
+  let adapter;
+  if (options.kind === "streams") adapter = streams.createAdapter(pub, options.streams || {});
+  else if (options.kind === "sharded") {
+    adapter = createShardedAdapter(pub, sub, { subscriptionMode: options.subscriptionMode || "dynamic" });
+  } else adapter = createAdapter(pub, sub, { requestsTimeout: 3000 });
   const httpServer = http.createServer();
-  const io = new Server(httpServer, { adapter, cors: { origin: "*" } });
+  const serverOptions = { adapter, cors: { origin: "*" } };
+  if (options.recovery) {
+    serverOptions.connectionStateRecovery = { maxDisconnectionDuration: options.recovery, skipMiddlewares: true };
+  }
+  const io = new Server(httpServer, serverOptions);
   io.on("connection", (socket) => {
     if (socket.handshake.auth && socket.handshake.auth.name) socket.data.name = socket.handshake.auth.name;
     socket.on("join", (room, ack) => { socket.join(room); if (ack) ack("ok"); });
@@ -68,6 +76,10 @@ async function main() {
       }
       case "count": return await io.of("/").adapter.serverCount();
       case "heard": return heard;
+      case "recovered": {
+        const s = io.of(cmd.nsp || "/").sockets.get(cmd.sid);
+        return s ? s.recovered : null;
+      }
       case "rooms": {
         const s = io.of(cmd.nsp || "/").sockets.get(cmd.sid);
         return s ? [...s.rooms].sort() : [];

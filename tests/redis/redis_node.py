@@ -6,7 +6,7 @@ Usage: ``python redis_node.py '{"url": ..., "sharded": false, ...}'``. Prints
 ``tests/js/redis_node.js``, so tests drive both kinds of node alike.
 
 Server behaviour: a client's ``auth`` ``{"name": n}`` is saved in its session
-(``data``); event ``join`` enters a room and acks ``"ok"``; server-side event
+(``data``); event ``join`` enters a room and acks ``"ok"``; event ``shout`` broadcasts ``echo``; server-side event
 ``ping`` answers ``"py:<arg>"`` and records it (op ``heard``).
 """
 from gevent import monkey
@@ -25,11 +25,14 @@ import siothread  # noqa: E402
 def build(options):
     kind = options.pop("kind", "classic")
     url = options.pop("url")
+    recovery = options.pop("recovery", None)
     if kind == "sharded":
         manager = siothread.ShardedRedisManager(url, **options)
+    elif kind == "streams":
+        manager = siothread.RedisStreamsManager(url, **options)
     else:
         manager = siothread.RedisManager(url, **options)
-    sio = siothread.Server(client_manager=manager, cors_allowed_origins="*")
+    sio = siothread.Server(client_manager=manager, cors_allowed_origins="*", recovery=recovery)
     heard = []
 
     @sio.event
@@ -41,6 +44,10 @@ def build(options):
     def join(sid, room):
         sio.enter_room(sid, room)
         return "ok"
+
+    @sio.on("shout")
+    def shout(sid, arg):
+        sio.emit("echo", arg)
 
     @sio.on_server_event("ping")
     def ping(arg=None):
@@ -64,6 +71,11 @@ def run(sio, heard, cmd):
         target = target.local
     if op == "emit":
         target.emit(cmd["event"], *cmd.get("args", []))
+        return True
+    if op == "emit_many":
+        for i in range(cmd["count"]):
+            target.emit(cmd["event"], i)
+            gevent.sleep(cmd.get("pause", 0))
         return True
     if op == "call":
         result = target.timeout(cmd.get("timeout", 2)).call(cmd["event"], *cmd.get("args", []))
@@ -100,6 +112,8 @@ def run(sio, heard, cmd):
         return heard
     if op == "status":
         return sio.manager.status()
+    if op == "recovered":
+        return sio.is_recovered(cmd["sid"], ns) if sio.manager.is_connected(ns, cmd["sid"]) else None
     if op == "rooms":
         return sorted(sio.manager.get_rooms(ns, cmd["sid"]))
     raise ValueError(f"unknown op {op}")
