@@ -6,7 +6,7 @@ import time
 import gevent
 
 
-def parse_args(description: str) -> argparse.Namespace:
+def parse_args(description: str, metrics: bool = False) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
@@ -16,6 +16,8 @@ def parse_args(description: str) -> argparse.Namespace:
                         help="the server exits by itself after this long")
     parser.add_argument("--ping-interval", type=float, default=None,
                         help="Engine.IO ping interval in seconds (default: the server's own, 25)")
+    if metrics:
+        parser.add_argument("--metrics", action="store_true", help="attach siothread.metrics")
     return parser.parse_args()
 
 

@@ -435,8 +435,6 @@ class Server:
         client = self._clients.get(eio_sid)
         if client is None:
             return
-        if self._observers:
-            self._observe("packet_in", len(data))
         try:
             packet = client.decoder.feed(data)
         except RemoteProtocolError as exc:
@@ -454,6 +452,8 @@ class Server:
             client.attachment_timer = None
             size += client.partial_bytes
             client.partial_bytes = 0
+        if self._observers:
+            self._observe("packet_in", size, packet.namespace)
         ptype = packet.type
         if ptype is _P_EVENT or ptype == _P_EVENT or ptype == _P_BINARY_EVENT:
             sock = client.sockets.get(packet.namespace)
@@ -489,6 +489,8 @@ class Server:
                 entry = sock.acks.pop(packet.id, None)
                 if entry is not None:
                     entry.resolve(packet.data)
+                    if self._observers:
+                        self._observe("ack_received", sock, entry.sent)
         elif ptype == _P_CONNECT:
             self._on_connect_packet(client, packet, len(data))
         elif ptype == _P_DISCONNECT:
@@ -607,6 +609,8 @@ class Server:
             self._do_connect(sock)
 
     def _send_connect_error(self, client: Client, name: str, payload: Dict[str, Any]) -> None:
+        if self._observers:
+            self._observe("connect_refused", name, payload)
         for message in self._encode(_Packet(_P_CONNECT_ERROR, name, payload)):
             self._eio_send(client.eio_sid, message)
 
@@ -1065,7 +1069,7 @@ class Server:
         state = sock.state
         if state is _CONNECTED:
             if self._observers:
-                self._observe("packet_out", sum(len(m) for m in messages))
+                self._observe("packet_out", sum(len(m) for m in messages), sock.namespace)
             if len(messages) == 1 and not volatile and compress is None and type(messages[0]) is str:
                 self.eio.send(sock.eio_sid, messages[0])
             else:
@@ -1124,7 +1128,7 @@ class Server:
                 sock.held.append((messages, volatile, opts.compress))
                 count += 1
         if self._observers and count:
-            self._observe("packet_out", count * sum(len(m) for m in messages))
+            self._observe("packet_out", count * sum(len(m) for m in messages), packet.namespace)
         return count
 
     def _deliver_with_ack(self, packet: Any, sids: List[str], opts: BroadcastOptions,
@@ -1493,16 +1497,19 @@ class Server:
 
     def instrument(self, auth: Any = None, mode: str = "development", read_only: bool = False,
                    server_id: Optional[str] = None, namespace: str = "/admin",
-                   server_stats_interval: float = 2) -> Any:
+                   server_stats_interval: float = 2, allow_plain_password: bool = False) -> Any:
         """Let the official ``@socket.io/admin-ui`` dashboard watch this server.
 
-        ``auth``: False (no authentication), a dict ``{"username": ..., "password": ...}``,
-        a list of such dicts, or ``callable(auth) -> bool``. Returns the instrumentation.
+        ``auth``: False (no authentication), a dict ``{"username": ..., "password": <bcrypt hash>}``,
+        a list of such dicts, or ``callable(auth) -> bool``. A password that is not a bcrypt
+        hash raises ValueError unless ``allow_plain_password=True`` (see
+        :mod:`siothread.server.admin_auth`). Returns the instrumentation.
         """
         from .admin import Instrumentation
 
         return Instrumentation(self, auth=auth, mode=mode, read_only=read_only, server_id=server_id,
-                               namespace=namespace, server_stats_interval=server_stats_interval)
+                               namespace=namespace, server_stats_interval=server_stats_interval,
+                               allow_plain_password=allow_plain_password)
 
     def _observe(self, what: str, *args: Any) -> None:
         for observer in self._observers:
