@@ -19,6 +19,7 @@ import pytest
 import siothread
 from siothread.server.admin import dashboard_files
 from tests.conftest import JS_DIR, require_node_modules, require_program
+from tests.ops.ops_helpers import running
 
 DIST = JS_DIR / "node_modules" / "@socket.io" / "admin-ui" / "ui" / "dist"
 HASH = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode()
@@ -37,13 +38,8 @@ def dashboard(request: pytest.FixtureRequest) -> Iterator[tuple]:
     sio.on("echo", lambda sid, data: data)
     sio.on("my-rooms", lambda sid: sorted(r for r in sio.rooms(sid) if r != sid))
     app = siothread.WSGIApp(sio, static_files=dashboard_files(str(DIST), "/admin-ui"))
-    wsgi = siothread.make_server(app, "127.0.0.1", 0)
-    wsgi.start()
-    try:
-        yield f"http://127.0.0.1:{wsgi.server_port}", mode, sio
-    finally:
-        sio.shutdown(timeout=2)
-        wsgi.stop(timeout=2)
+    with running(sio, app) as url:
+        yield url, mode, sio
 
 
 def test_dashboard_in_chromium(dashboard, tmp_path) -> None:

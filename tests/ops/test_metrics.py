@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import siothread
 from siothread.metrics import Metrics
 from tests.conftest import JS_DIR, require_node_modules
+from tests.ops.ops_helpers import running
 
 Samples = Dict[Tuple[str, Tuple[Tuple[str, str], ...]], float]
 
@@ -58,13 +59,10 @@ def server() -> Iterator[Tuple[str, siothread.Server, Metrics]]:
         for i in range(20):
             sio.emit("flood", i, to=sid)
 
-    wsgi = siothread.make_server(metrics.mount(siothread.WSGIApp(sio)), "127.0.0.1", 0)
-    wsgi.start()
     try:
-        yield f"http://127.0.0.1:{wsgi.server_port}", sio, metrics
+        with running(sio, metrics.mount(siothread.WSGIApp(sio))) as url:
+            yield url, sio, metrics
     finally:
-        sio.shutdown(timeout=2)
-        wsgi.stop(timeout=2)
         metrics.close()
 
 

@@ -18,6 +18,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 import siothread
 from siothread.tracing import Tracing
+from tests.ops.ops_helpers import running
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
@@ -40,13 +41,10 @@ def traced() -> Iterator[Tuple[str, InMemorySpanExporter]]:
     def anything(event: str, sid: str, *args: Any) -> None:
         return None
 
-    wsgi = siothread.make_server(siothread.WSGIApp(sio), "127.0.0.1", 0)
-    wsgi.start()
     try:
-        yield f"http://127.0.0.1:{wsgi.server_port}", exporter
+        with running(sio, siothread.WSGIApp(sio)) as url:
+            yield url, exporter
     finally:
-        sio.shutdown(timeout=2)
-        wsgi.stop(timeout=2)
         tracing.close()
         provider.shutdown()
 
