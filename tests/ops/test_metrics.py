@@ -136,3 +136,23 @@ def test_refusals_overflow_and_slow_consumers(server) -> None:
     assert value(s, "siothread_queue_overflows_total", policy="disconnect") == 1
     assert value(s, "siothread_slow_consumer_disconnects_total") == 1
     assert value(s, "siothread_disconnects_total", reason="slow consumer") == 1
+
+
+def test_handshake_refusal_reasons() -> None:
+    sio = siothread.Server(max_sessions=1, allow_request=lambda environ: "nope" not in environ["QUERY_STRING"])
+    metrics = Metrics(sio)
+    handshake = "/socket.io/?EIO=4&transport=polling"
+    try:
+        with running(sio, metrics.mount(siothread.WSGIApp(sio))) as url:
+            assert requests.get(url + handshake + "&nope=1").status_code == 403
+            assert requests.get(url + handshake).status_code == 200
+            assert requests.get(url + handshake).status_code == 503  # max_sessions=1
+            sio.eio.stop_accepting()
+            assert requests.get(url + handshake).status_code == 503
+            s = scrape(url)
+    finally:
+        metrics.close()
+    assert value(s, "siothread_handshake_refusals_total", reason="allow_request") == 1
+    assert value(s, "siothread_handshake_refusals_total", reason="too_many_sessions") == 1
+    assert value(s, "siothread_handshake_refusals_total", reason="shutting_down") == 1
+    assert value(s, "siothread_handshakes_total", transport="polling") == 1
