@@ -51,7 +51,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import defaultdict
 from time import monotonic, perf_counter
-from typing import TYPE_CHECKING, Any, Callable, DefaultDict, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import (TYPE_CHECKING, Any, Callable, DefaultDict, Dict, FrozenSet, Iterable, Iterator, List, Optional,
+                    Sequence, Tuple)
 
 try:
     from prometheus_client import CollectorRegistry, make_wsgi_app
@@ -125,7 +126,7 @@ class Metrics(Observer):
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self.max_namespaces = max_namespaces
         self._namespaces: Dict[str, str] = {}  # namespace -> its label (itself), learned as sockets connect
-        self._events: frozenset = frozenset()
+        self._events: FrozenSet[str] = frozenset()
         self._events_gen = -1
 
         counter = Callable[[], DefaultDict[Tuple[str, ...], float]]
@@ -148,12 +149,12 @@ class Metrics(Observer):
         attach(sio, self)
         sio.on_outgoing(self._outgoing)
         sio.around(self._time_handler)
-        self.registry.register(self)  # type: ignore[arg-type]
+        self.registry.register(self)
 
     # -- serving --------------------------------------------------------------
     def wsgi_app(self) -> Callable[..., Iterable[bytes]]:
         """A WSGI application that answers with this registry in the text exposition format."""
-        return make_wsgi_app(self.registry)  # type: ignore[no-any-return]
+        return make_wsgi_app(self.registry)
 
     def mount(self, app: Callable[..., Any], path: str = "/metrics") -> "MetricsMount":
         """``app`` with ``path`` answered by :meth:`wsgi_app` (keeps ``app.shutdown`` for ``serve``)."""
@@ -169,7 +170,7 @@ class Metrics(Observer):
             sio._around.remove(self._time_handler)
             sio._hooked = bool(sio._around or sio._after)
         try:
-            self.registry.unregister(self)  # type: ignore[arg-type]
+            self.registry.unregister(self)
         except KeyError:
             pass
 

@@ -14,7 +14,7 @@ import tarfile
 import time
 import zipfile
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Dict
 
 import pytest
 
