@@ -30,6 +30,11 @@ async function login(page, password) {
     page.setDefaultTimeout(10000);
     // the page links fonts and icons from CDNs: nothing leaves this machine
     await page.route(/^https?:\/\/(?!127\.0\.0\.1[:/])/, (route) => route.abort());
+    // what the dashboard receives over its WebSocket, to tell socket_updated from a late socket_connected
+    const frames = [];
+    page.on("websocket", (ws) => ws.on("framereceived", ({ payload }) => {
+      if (typeof payload === "string" && payload.includes("socket_updated")) frames.push(payload);
+    }));
     await page.goto(url + "/admin-ui/");
 
     await login(page, "wrong password");
@@ -58,6 +63,7 @@ async function login(page, password) {
     const row = page.locator("tr", { hasText: user.id });
     await row.getByText("WebSocket").waitFor();
     out.socketRow = await row.innerText();
+    out.socketUpdated = frames.filter((f) => f.includes(user.id)).map((f) => JSON.parse(f.slice(f.indexOf("["))));
 
     await page.goto(url + `/admin-ui/#/n/%2F/sockets/${user.id}`);
     await page.getByText("Socket details").first().waitFor();

@@ -53,6 +53,7 @@ def test_dashboard_in_chromium(dashboard, tmp_path) -> None:
     user = seen["userId"]
     assert "/admin" in seen["dashboard"] and "WebSocket" in seen["dashboard"]
     assert user in seen["socketRow"] and "WebSocket" in seen["socketRow"]
+    assert ["socket_updated", {"id": user, "nsp": "/", "transport": "websocket"}] in seen["socketUpdated"]
     assert "echo" in seen["eventsPage"]
     assert "siothread-under-test" in seen["serversPage"]
     if mode == "readonly":
