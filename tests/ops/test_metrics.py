@@ -156,3 +156,45 @@ def test_handshake_refusal_reasons() -> None:
     assert value(s, "siothread_handshake_refusals_total", reason="too_many_sessions") == 1
     assert value(s, "siothread_handshake_refusals_total", reason="shutting_down") == 1
     assert value(s, "siothread_handshakes_total", transport="polling") == 1
+
+
+def test_upgrade_outcomes() -> None:
+    import websocket
+
+    sio = siothread.Server(upgrade_timeout=0.3)
+    metrics = Metrics(sio)
+
+    def polling_session(url: str) -> str:
+        sid = json.loads(requests.get(url + "/socket.io/?EIO=4&transport=polling").text[1:])["sid"]
+        return f"{url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket&sid={sid}"
+
+    try:
+        with running(sio, metrics.mount(siothread.WSGIApp(sio))) as url:
+            done = polling_session(url)
+            ws = websocket.create_connection(done, timeout=5)
+            ws.send("2probe")
+            assert ws.recv() == "3probe"
+            ws.send("5")
+            with pytest.raises(websocket.WebSocketBadStatusException):  # a second WebSocket for that sid
+                websocket.create_connection(done, timeout=5)
+            failed = websocket.create_connection(polling_session(url), timeout=5)
+            failed.send("2probe")
+            assert failed.recv() == "3probe"
+            failed.close()
+            idle = websocket.create_connection(polling_session(url), timeout=5)
+            deadline = gevent.get_hub().loop.now() + 5
+            while value(scrape(url), "siothread_upgrades_total", outcome="timeout") < 1:
+                assert gevent.get_hub().loop.now() < deadline
+                gevent.sleep(0.05)
+            while value(scrape(url), "siothread_upgrades_total", outcome="failed") < 1:
+                assert gevent.get_hub().loop.now() < deadline
+                gevent.sleep(0.05)
+            s = scrape(url)
+            idle.close()
+            ws.close()
+    finally:
+        metrics.close()
+    assert value(s, "siothread_upgrades_total", outcome="websocket") == 1
+    assert value(s, "siothread_upgrades_total", outcome="refused") == 1
+    assert value(s, "siothread_upgrades_total", outcome="failed") == 1
+    assert value(s, "siothread_upgrades_total", outcome="timeout") == 1
