@@ -5,6 +5,7 @@ socket.io-client 4.8 (npm) sends a known amount of traffic; the counters read fr
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import urllib.request
@@ -34,14 +35,24 @@ def scrape(url: str) -> Samples:
     return out
 
 
+@contextlib.contextmanager
+def metered(sio: siothread.Server) -> Iterator[str]:
+    """``sio`` with a Metrics attached, served with ``/metrics``; yields the base URL."""
+    metrics = Metrics(sio)
+    try:
+        with running(sio, metrics.mount(siothread.WSGIApp(sio))) as url:
+            yield url
+    finally:
+        metrics.close()
+
+
 def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 @pytest.fixture
-def server() -> Iterator[Tuple[str, siothread.Server, Metrics]]:
+def server() -> Iterator[Tuple[str, siothread.Server]]:
     sio = siothread.Server(max_queue=8, overflow="disconnect")
-    metrics = Metrics(sio)
 
     for ns in ("/", "/chat"):
         sio.on("echo", lambda sid, data: data, namespace=ns)
@@ -59,16 +70,13 @@ def server() -> Iterator[Tuple[str, siothread.Server, Metrics]]:
         for i in range(20):
             sio.emit("flood", i, to=sid)
 
-    try:
-        with running(sio, metrics.mount(siothread.WSGIApp(sio))) as url:
-            yield url, sio, metrics
-    finally:
-        metrics.close()
+    with metered(sio) as url:
+        yield url, sio
 
 
 @pytest.mark.node
 def test_counts_match_what_socket_io_client_sent(server) -> None:
-    url, sio, _ = server
+    url, sio = server
     require_node_modules()
     proc = subprocess.Popen(["node", str(JS_DIR / "metrics_client.js"), url], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -117,7 +125,7 @@ def test_counts_match_what_socket_io_client_sent(server) -> None:
 
 
 def test_refusals_overflow_and_slow_consumers(server) -> None:
-    url, sio, _ = server
+    url, sio = server
     # a cross-site handshake is refused before a session exists
     r = requests.get(url + "/socket.io/?EIO=4&transport=polling", headers={"Origin": "http://evil.example"})
     assert r.status_code == 403
@@ -140,18 +148,14 @@ def test_refusals_overflow_and_slow_consumers(server) -> None:
 
 def test_handshake_refusal_reasons() -> None:
     sio = siothread.Server(max_sessions=1, allow_request=lambda environ: "nope" not in environ["QUERY_STRING"])
-    metrics = Metrics(sio)
     handshake = "/socket.io/?EIO=4&transport=polling"
-    try:
-        with running(sio, metrics.mount(siothread.WSGIApp(sio))) as url:
-            assert requests.get(url + handshake + "&nope=1").status_code == 403
-            assert requests.get(url + handshake).status_code == 200
-            assert requests.get(url + handshake).status_code == 503  # max_sessions=1
-            sio.eio.stop_accepting()
-            assert requests.get(url + handshake).status_code == 503
-            s = scrape(url)
-    finally:
-        metrics.close()
+    with metered(sio) as url:
+        assert requests.get(url + handshake + "&nope=1").status_code == 403
+        assert requests.get(url + handshake).status_code == 200
+        assert requests.get(url + handshake).status_code == 503  # max_sessions=1
+        sio.eio.stop_accepting()
+        assert requests.get(url + handshake).status_code == 503
+        s = scrape(url)
     assert value(s, "siothread_handshake_refusals_total", reason="allow_request") == 1
     assert value(s, "siothread_handshake_refusals_total", reason="too_many_sessions") == 1
     assert value(s, "siothread_handshake_refusals_total", reason="shutting_down") == 1
@@ -162,38 +166,34 @@ def test_upgrade_outcomes() -> None:
     import websocket
 
     sio = siothread.Server(upgrade_timeout=0.3)
-    metrics = Metrics(sio)
 
     def polling_session(url: str) -> str:
         sid = json.loads(requests.get(url + "/socket.io/?EIO=4&transport=polling").text[1:])["sid"]
         return f"{url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket&sid={sid}"
 
-    try:
-        with running(sio, metrics.mount(siothread.WSGIApp(sio))) as url:
-            done = polling_session(url)
-            ws = websocket.create_connection(done, timeout=5)
-            ws.send("2probe")
-            assert ws.recv() == "3probe"
-            ws.send("5")
-            with pytest.raises(websocket.WebSocketBadStatusException):  # a second WebSocket for that sid
-                websocket.create_connection(done, timeout=5)
-            failed = websocket.create_connection(polling_session(url), timeout=5)
-            failed.send("2probe")
-            assert failed.recv() == "3probe"
-            failed.close()
-            idle = websocket.create_connection(polling_session(url), timeout=5)
-            deadline = gevent.get_hub().loop.now() + 5
-            while value(scrape(url), "siothread_upgrades_total", outcome="timeout") < 1:
-                assert gevent.get_hub().loop.now() < deadline
-                gevent.sleep(0.05)
-            while value(scrape(url), "siothread_upgrades_total", outcome="failed") < 1:
-                assert gevent.get_hub().loop.now() < deadline
-                gevent.sleep(0.05)
-            s = scrape(url)
-            idle.close()
-            ws.close()
-    finally:
-        metrics.close()
+    with metered(sio) as url:
+        done = polling_session(url)
+        ws = websocket.create_connection(done, timeout=5)
+        ws.send("2probe")
+        assert ws.recv() == "3probe"
+        ws.send("5")
+        with pytest.raises(websocket.WebSocketBadStatusException):  # a second WebSocket for that sid
+            websocket.create_connection(done, timeout=5)
+        failed = websocket.create_connection(polling_session(url), timeout=5)
+        failed.send("2probe")
+        assert failed.recv() == "3probe"
+        failed.close()
+        idle = websocket.create_connection(polling_session(url), timeout=5)
+        deadline = gevent.get_hub().loop.now() + 5
+        while value(scrape(url), "siothread_upgrades_total", outcome="timeout") < 1:
+            assert gevent.get_hub().loop.now() < deadline
+            gevent.sleep(0.05)
+        while value(scrape(url), "siothread_upgrades_total", outcome="failed") < 1:
+            assert gevent.get_hub().loop.now() < deadline
+            gevent.sleep(0.05)
+        s = scrape(url)
+        idle.close()
+        ws.close()
     assert value(s, "siothread_upgrades_total", outcome="websocket") == 1
     assert value(s, "siothread_upgrades_total", outcome="refused") == 1
     assert value(s, "siothread_upgrades_total", outcome="failed") == 1
