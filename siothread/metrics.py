@@ -51,8 +51,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import defaultdict
 from time import monotonic, perf_counter
-from typing import (TYPE_CHECKING, Any, Callable, DefaultDict, Dict, FrozenSet, Iterable, Iterator, List, Optional,
-                    Sequence, Tuple)
+from typing import TYPE_CHECKING, Any, Callable, DefaultDict, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 try:
     from prometheus_client import CollectorRegistry, make_wsgi_app
@@ -60,7 +59,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the install
     raise ImportError("siothread.metrics needs prometheus_client: pip install siothread[metrics]") from None
 
-from .observer import Observer, attach, detach
+from .observer import OTHER, EventLabels, Observer, attach, detach
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server._socket import Socket
@@ -75,7 +74,6 @@ HANDLER_BUCKETS: Tuple[float, ...] = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01
 #: seconds; a round trip over the network plus the client's handler
 ACK_BUCKETS: Tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
                                   30.0)
-OTHER = "_other"
 
 
 class _Histogram:
@@ -126,8 +124,7 @@ class Metrics(Observer):
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self.max_namespaces = max_namespaces
         self._namespaces: Dict[str, str] = {}  # namespace -> its label (itself), learned as sockets connect
-        self._events: FrozenSet[str] = frozenset()
-        self._events_gen = -1
+        self._event = EventLabels(sio)
 
         counter = Callable[[], DefaultDict[Tuple[str, ...], float]]
         new: counter = lambda: defaultdict(float)  # noqa: E731
@@ -187,21 +184,6 @@ class Metrics(Observer):
     def _learn_ns(self, namespace: str) -> None:
         if namespace not in self._namespaces and len(self._namespaces) < self.max_namespaces:
             self._namespaces[namespace] = namespace
-
-    def _event(self, event: str) -> str:
-        registry = self.sio._registry
-        if registry.gen != self._events_gen:
-            names = {"connect", "disconnect"}
-            sets = [*registry.static.values(), *registry.dynamic]
-            if registry.catchall is not None:
-                sets.append(registry.catchall)
-            for hs in sets:
-                names.update(hs.events)
-                names.update(hs.ns_events)
-            names.discard("*")
-            self._events = frozenset(names)
-            self._events_gen = registry.gen
-        return event if event in self._events else OTHER
 
     # -- Engine.IO observations -----------------------------------------------
     def handshake_refused(self, reason: str, environ: Dict[str, Any]) -> None:

@@ -14,13 +14,16 @@ An observer that raises is logged; the server carries on.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server._socket import Socket
     from .server.server import Server
 
-__all__ = ["Observer", "attach", "detach"]
+__all__ = ["Observer", "attach", "detach", "EventLabels", "OTHER"]
+
+#: what an event name with no handler of its own is reported as (label values stay bounded)
+OTHER = "_other"
 
 
 class Observer:
@@ -86,3 +89,30 @@ def detach(sio: "Server", observer: Observer) -> None:
     for observers in (sio._observers, getattr(sio.eio, "observers", None) or []):
         if observer in observers:
             observers.remove(observer)
+
+
+class EventLabels:
+    """``labels(event)``: the event name if some handler is registered for it, else :data:`OTHER`.
+
+    Clients choose event names; metrics labels and span names must not grow with them.
+    ``connect`` and ``disconnect`` always count as registered. The set is rebuilt when
+    registrations change (the registry's generation number).
+    """
+
+    def __init__(self, sio: "Server") -> None:
+        self.registry = sio._registry
+        self.gen = -1
+        self.names: FrozenSet[str] = frozenset()
+
+    def __call__(self, event: str) -> str:
+        registry = self.registry
+        if registry.gen != self.gen:
+            names = {"connect", "disconnect"}
+            for hs in (*registry.static.values(), *registry.dynamic, registry.catchall):
+                if hs is not None:
+                    names.update(hs.events)
+                    names.update(hs.ns_events)
+            names.discard("*")
+            self.names = frozenset(names)
+            self.gen = registry.gen
+        return event if event in self.names else OTHER

@@ -26,7 +26,7 @@ are the API's no-op spans.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict
 
 try:
     from opentelemetry import propagate, trace
@@ -35,7 +35,7 @@ except ImportError:  # pragma: no cover - depends on the install
     raise ImportError("siothread.tracing needs opentelemetry-api: pip install siothread[otel]") from None
 
 from . import __version__
-from .observer import Observer, attach, detach
+from .observer import EventLabels, Observer, attach, detach
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server.middleware import HandlerInfo
@@ -58,7 +58,7 @@ class Tracing(Observer):
         self.tracer = trace.get_tracer("siothread", __version__, tracer_provider=tracer_provider)
         self.propagator = propagator
         self._contexts: Dict[str, Any] = {}  # Engine.IO sid -> the handshake's context, while it lives
-        self._label: Optional[Callable[[str], str]] = None
+        self._event_name = EventLabels(sio)
         attach(sio, self)
         sio.around(self._span)
 
@@ -83,13 +83,6 @@ class Tracing(Observer):
             if eio_sid in self.sio._clients:  # raw_disconnection forgets it
                 self._contexts[eio_sid] = ctx
         return ctx
-
-    def _event_name(self, event: str) -> str:
-        registry = self.sio._registry
-        for hs in (*registry.static.values(), *registry.dynamic, registry.catchall):
-            if hs is not None and (event in hs.events or event in hs.ns_events):
-                return event
-        return event if event in ("connect", "disconnect") else "_other"
 
     def _span(self, call: Callable[[], Any], info: "HandlerInfo") -> Any:
         event = self._event_name(info.event)
