@@ -4,6 +4,8 @@
     .venv/bin/python -m benchmarks.run --quick              # shorter, 1 repeat
     .venv/bin/python -m benchmarks.run --servers python-socketio,node --scenarios echo,broadcast
     .venv/bin/python -m benchmarks.run --write-docs         # also rewrite the table in docs/benchmarks.md
+    .venv/bin/python -m benchmarks.run --quick --servers siothread,siothread-metrics --scenarios echo
+                                                            # what siothread.metrics costs when attached
 
 Each run starts a fresh server process on a free 127.0.0.1 port pinned to one
 core (``taskset``), runs the raw-protocol load generator (benchmarks/loadgen.js,
@@ -41,12 +43,16 @@ SERVERS: Dict[str, Dict[str, Any]] = {
     "python-socketio": {"cmd": [PY, str(BENCH / "servers" / "psio_server.py")], "skip": set()},
     "node": {"cmd": ["node", str(BENCH / "servers" / "node_server.js")], "skip": set()},
     "gevent-websocket": {"cmd": [PY, str(BENCH / "servers" / "rawws_server.py")], "skip": {"polling"}},
+    # siothread with siothread.metrics attached: what counting costs (not in the default set)
+    "siothread-metrics": {"cmd": [PY, str(BENCH / "servers" / "siothread_server.py"), "--metrics"], "skip": set(),
+                          "optional": True},
 }
 SERVER_TITLES = {
     "siothread": "siothread",
     "python-socketio": "python-socketio 5 + gevent-websocket",
     "node": "Node socket.io 4.8",
     "gevent-websocket": "raw gevent-websocket echo",
+    "siothread-metrics": "siothread + metrics",
 }
 
 # metric: key of the load generator's result; higher: whether more is better.
@@ -425,7 +431,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="2 s per run, 1 repeat, 2k clients for memory/connect")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (what CI runs)")
-    parser.add_argument("--servers", default=",".join(SERVERS), help="comma separated: " + ",".join(SERVERS))
+    parser.add_argument("--servers", default=",".join(s for s in SERVERS if not SERVERS[s].get("optional")),
+                        help="comma separated: " + ",".join(SERVERS))
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma separated: " + ",".join(SCENARIOS))
     parser.add_argument("--repeat", type=int, default=None)
     parser.add_argument("--server-core", type=int, default=0)

@@ -6,7 +6,7 @@ import time
 import gevent
 
 
-def parse_args(description: str) -> argparse.Namespace:
+def parse_args(description: str, metrics: bool = False) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
@@ -18,6 +18,8 @@ def parse_args(description: str) -> argparse.Namespace:
                         help="Engine.IO ping interval in seconds (default: the server's own, 25)")
     parser.add_argument("--workers", type=int, default=1,
                         help="worker processes (siothread only: siothread.serve(app, workers=N))")
+    if metrics:
+        parser.add_argument("--metrics", action="store_true", help="attach siothread.metrics")
     return parser.parse_args()
 
 

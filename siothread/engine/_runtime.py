@@ -189,6 +189,11 @@ class Runtime:
         return time.monotonic()
 
     @staticmethod
+    def run_in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a CPU-bound call that releases the GIL (bcrypt) on gevent's thread pool; this greenlet waits."""
+        return gevent.get_hub().threadpool.apply(fn, args)
+
+    @staticmethod
     def call_later(delay: float, fn: Callable[..., Any], *args: Any) -> TimerHandle:
         return TimerHandle(delay, fn, args)
 

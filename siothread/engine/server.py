@@ -63,6 +63,8 @@ class Server:
         self._ws_loops = 0
         self._ws_idle = self.runtime.Event()
         self._ws_idle.set()
+        #: watchers told of refused handshakes, upgrades and overflows (:class:`siothread.observer.Observer`)
+        self.observers: List[Any] = []
 
     # -- handlers -----------------------------------------------------------------
     def on(self, event: str, handler: Optional[Handler] = None) -> Any:
@@ -87,6 +89,17 @@ class Server:
         except Exception:
             self.logger.exception("error in the %s handler (sid %s)", event, args[0] if args else "-")
             return False if event == "connect" else None
+
+    def _observe(self, what: str, *args: Any) -> None:
+        for observer in self.observers:
+            try:
+                getattr(observer, what)(*args)
+            except Exception:
+                self.logger.exception("error in the %s observer", what)
+
+    def _refused(self, reason: str, environ: dict) -> None:
+        if self.observers:
+            self._observe("handshake_refused", reason, environ)
 
     # -- public API ---------------------------------------------------------------
     def send(self, sid: str, data: Union[str, bytes]) -> bool:
@@ -205,6 +218,8 @@ class Server:
         if transport == "websocket":
             return self._handle_websocket(environ, start_response, sid, allowed)
         if not allowed:
+            if sid is None:
+                self._refused("origin", environ)
             return error_response(start_response, EngineErrorCode.FORBIDDEN, 403)
         if sid is None:
             if method != "GET":
@@ -229,8 +244,10 @@ class Server:
     def _admission(self, environ: dict) -> Optional[tuple]:
         """None when a new session may open, else (code, status, message) to refuse with."""
         if not self._accepting:
+            self._refused("shutting_down", environ)
             return EngineErrorCode.FORBIDDEN, 503, "Server is shutting down"
         if self.config.max_sessions is not None and len(self.sessions) >= self.config.max_sessions:
+            self._refused("too_many_sessions", environ)
             return EngineErrorCode.FORBIDDEN, 503, "Too many sessions"
         hook = self.config.allow_request
         if hook is not None:
@@ -239,6 +256,8 @@ class Server:
             except Exception:
                 self.logger.exception("allow_request raised; refusing the request")
                 verdict = False
+            if verdict is False or isinstance(verdict, str):
+                self._refused("allow_request", environ)
             if verdict is False:
                 return EngineErrorCode.FORBIDDEN, 403, None
             if isinstance(verdict, str):
@@ -289,6 +308,7 @@ class Server:
         session = self._new_session(environ, "polling")
         session.send_text_packet(self._open_segment(session, "polling"))
         if self._trigger("connect", session.sid, environ) is False:
+            self._refused("connect_handler", environ)
             self.sessions.pop(session.sid, None)
             session.state = State.CLOSED
             return error_response(start_response, EngineErrorCode.FORBIDDEN, 403,
@@ -322,6 +342,8 @@ class Server:
                 return error_response(start_response, EngineErrorCode.BAD_REQUEST)
         if not origin_ok:
             # Cross-site WebSocket hijacking (CVE-2019-13611): refused before any session exists.
+            if sid is None:
+                self._refused("origin", environ)
             return acceptor.refuse(start_response, error_response(start_response, EngineErrorCode.FORBIDDEN, 403),
                                    CloseCode.POLICY_VIOLATION)
         if sid is None:
@@ -338,6 +360,8 @@ class Server:
         if (session.transport != "polling" or session.state is not State.OPEN
                 or not self.config.allow_upgrades):
             # A second WebSocket for an upgraded (or upgrading) sid is refused; the first is unaffected.
+            if self.observers:
+                self._observe("upgrade", sid, "refused")
             return acceptor.refuse(start_response, error_response(start_response, EngineErrorCode.BAD_REQUEST),
                                    CloseCode.POLICY_VIOLATION)
         return self._run_upgrade(session, acceptor)
@@ -359,6 +383,7 @@ class Server:
         conn.session = session
         conn.write_text(self._open_segment(session, "websocket"))
         if self._trigger("connect", session.sid, environ) is False:
+            self._refused("connect_handler", environ)
             self.sessions.pop(session.sid, None)
             session.state = State.CLOSED
             conn.abort(CloseCode.POLICY_VIOLATION)
@@ -404,6 +429,8 @@ class Server:
                     return
                 session.complete_upgrade(conn)
                 conn.on_message = lambda d: self._on_ws_message(session, d)
+                if self.observers:
+                    self._observe("upgrade", session.sid, "websocket")
             else:
                 raise RemoteProtocolError("unexpected packet during the upgrade")
 
@@ -411,6 +438,8 @@ class Server:
             if session.upgrade_ws is conn:
                 session.abort_upgrade()
                 conn.abort()
+                if self.observers:
+                    self._observe("upgrade", session.sid, "timeout")
 
         conn.on_message = on_probe
         timer = self.runtime.call_later(self.config.upgrade_timeout, expire)
@@ -422,6 +451,8 @@ class Server:
             session.close(reason or Reason.TRANSPORT_CLOSE, notify_peer=False)
         elif session.upgrade_ws is conn:
             session.abort_upgrade()
+            if self.observers:
+                self._observe("upgrade", session.sid, "failed")
         return acceptor.done(conn)
 
     # -- inbound packets ----------------------------------------------------------
@@ -487,6 +518,8 @@ class Server:
             return False
         session.overflowed = True
         policy = self.config.overflow
+        if self.observers:
+            self._observe("overflow", session.sid, policy)
         self.logger.warning("%s: outbound queue full, policy %s", session.sid, policy)
         if "overflow" in self.handlers:
             self.runtime.spawn(self._trigger, "overflow", session.sid, policy)

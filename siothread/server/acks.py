@@ -12,6 +12,7 @@ so no callback outlives its socket (security row S10).
 from __future__ import annotations
 
 import abc
+from time import monotonic
 from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Set, Tuple
 
 from ..errors import DisconnectedError, TimeoutError
@@ -33,9 +34,14 @@ def ack_value(args: List[Any]) -> Any:
 
 
 class AckEntry(abc.ABC):
-    """One pending acknowledgement in a socket's ack table."""
+    """One pending acknowledgement in a socket's ack table.
+
+    ``sent`` is the ``time.monotonic()`` of the emit (what the ack round-trip
+    time of :mod:`siothread.metrics` is measured from).
+    """
 
     __slots__ = ()
+    sent: float
 
     @abc.abstractmethod
     def resolve(self, args: List[Any]) -> None:
@@ -49,10 +55,11 @@ class AckEntry(abc.ABC):
 class CallWaiter(AckEntry):
     """A greenlet blocked in ``call()`` waits on this."""
 
-    __slots__ = ("result",)
+    __slots__ = ("result", "sent")
 
     def __init__(self, runtime: "Runtime") -> None:
         self.result = runtime.AsyncResult()
+        self.sent = monotonic()
 
     def resolve(self, args: List[Any]) -> None:
         if not self.result.ready():
@@ -73,7 +80,7 @@ class CallbackEntry(AckEntry):
     The callback runs in a new greenlet, never in the connection's reader.
     """
 
-    __slots__ = ("callback", "with_error", "timer", "done", "spawn", "on_error", "table", "ack_id")
+    __slots__ = ("callback", "with_error", "timer", "done", "spawn", "on_error", "table", "ack_id", "sent")
 
     def __init__(
         self,
@@ -90,6 +97,7 @@ class CallbackEntry(AckEntry):
         self.on_error = on_error
         self.table: Optional[Dict[int, AckEntry]] = None
         self.ack_id = 0
+        self.sent = monotonic()
 
     def _run(self, *args: Any) -> None:
         try:
@@ -175,11 +183,12 @@ class BroadcastAckResult:
 class _Member(AckEntry):
     """A broadcast collector's entry in one recipient's ack table."""
 
-    __slots__ = ("collector", "sid")
+    __slots__ = ("collector", "sid", "sent")
 
     def __init__(self, collector: "BroadcastAckCollector", sid: str) -> None:
         self.collector = collector
         self.sid = sid
+        self.sent = collector.sent
 
     def resolve(self, args: List[Any]) -> None:
         self.collector.ack(self.sid, args)
@@ -199,7 +208,7 @@ class BroadcastAckCollector:
 
     __slots__ = (
         "ack_id", "expected_servers", "servers", "expected_clients", "responses",
-        "pending", "gone", "timed_out", "done", "on_done", "timer", "tables", "timeout",
+        "pending", "gone", "timed_out", "done", "on_done", "timer", "tables", "timeout", "sent",
     )
 
     def __init__(self, ack_id: int, expected_servers: int, on_done: Callable[[BroadcastAckResult], None]) -> None:
@@ -217,6 +226,7 @@ class BroadcastAckCollector:
         self.tables: Dict[str, Dict[int, AckEntry]] = {}
         #: the broadcaster's timeout, read by cluster adapters (None: no limit)
         self.timeout: Optional[float] = None
+        self.sent = monotonic()
 
     def register(self, sid: str, table: Dict[int, AckEntry]) -> None:
         """A local recipient: put an entry in its ack table."""

@@ -10,12 +10,15 @@ seconds, with ``aggregatedEvents``), ``socket_connected``, ``socket_updated``,
 Reference: ``socketio/socket.io-admin-ui: lib/index.ts`` (0.5.x) and
 python-socketio's ``admin.py`` for the Python-side option names.
 
-The server reports to this object through plain observer calls that cost
-nothing when the server is not instrumented.
+The server reports to this object through the :class:`~siothread.observer.Observer`
+calls, which cost nothing when the server is not instrumented. Credentials are
+checked by :class:`~.admin_auth.CredentialsCheck` (bcrypt hashes).
+
+The dashboard itself (``ui/dist`` of the npm package) is a static site:
+:func:`dashboard_files` serves it from the same server, see ``docs/operations.md``.
 """
 from __future__ import annotations
 
-import hmac
 import os
 import secrets
 import socket as _socket
@@ -25,12 +28,14 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
 from urllib.parse import parse_qsl
 
 from ..errors import ConnectionRefusedError
+from ..observer import Observer, attach
+from .admin_auth import CredentialsCheck
 from .socket import Socket, SocketState
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import Server
 
-__all__ = ["Instrumentation"]
+__all__ = ["Instrumentation", "dashboard_files"]
 
 _FEATURES_WRITE = ["EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT"]
 
@@ -75,16 +80,31 @@ class _EventBuffer:
         return values
 
 
-class Instrumentation:
+def dashboard_files(dist_dir: str, url: str = "/admin") -> Dict[str, str]:
+    """``static_files`` for :class:`siothread.WSGIApp` that serve the Admin UI's built site.
+
+    ``dist_dir`` is the ``ui/dist`` folder of the npm package ``@socket.io/admin-ui``
+    (``npm install @socket.io/admin-ui@0.5.1``); the dashboard is then at
+    ``<url>/`` (with the slash) on the same origin as the server, so it needs no CORS set-up.
+    """
+    index = os.path.join(dist_dir, "index.html")
+    if not os.path.isfile(index):
+        raise FileNotFoundError(f"{index} not found: dist_dir must be the ui/dist folder of @socket.io/admin-ui")
+    return {"/" + url.strip("/"): dist_dir.rstrip("/") + "/"}
+
+
+class Instrumentation(Observer):
     """Created by :meth:`Server.instrument`; stop it with :meth:`shutdown` (or ``sio.shutdown``)."""
 
     def __init__(self, sio: "Server", *, auth: Any, mode: str = "development", read_only: bool = False,
                  server_id: Optional[str] = None, namespace: str = "/admin",
-                 server_stats_interval: float = 2) -> None:
+                 server_stats_interval: float = 2, allow_plain_password: bool = False) -> None:
         if auth is None:
             raise ValueError("auth must be given: credentials, a check function, or False to disable it")
         if not (auth is False or isinstance(auth, (dict, list)) or callable(auth)):
             raise TypeError("auth must be False, a dict, a list of dicts or a callable")
+        self._check = (None if auth is False else
+                       CredentialsCheck(auth, allow_plain_password=allow_plain_password, runtime=sio.runtime))
         if mode not in ("development", "production"):
             raise ValueError("mode must be 'development' or 'production'")
         if not isinstance(namespace, str) or not namespace.startswith("/"):
@@ -117,24 +137,14 @@ class Instrumentation:
             sio.on("join", self._admin_join, namespace=ns)
             sio.on("leave", self._admin_leave, namespace=ns)
             sio.on("_disconnect", self._admin_disconnect, namespace=ns)
-        sio._observers.append(self)
+        attach(sio, self)
         if self._verbose:
             sio.on_outgoing(self._outgoing)
             sio.manager.add_room_listener(self._room_event)
 
     # -- authentication ------------------------------------------------------
     def _credentials_ok(self, given: Dict[str, Any]) -> bool:
-        auth = self.auth
-        if callable(auth) and not isinstance(auth, (dict, list)):
-            return bool(auth(given))
-        candidates = auth if isinstance(auth, list) else [auth]
-        for expected in candidates:
-            if not isinstance(expected, dict):
-                continue
-            if all(isinstance(given.get(k), str) and isinstance(v, str)
-                   and hmac.compare_digest(given[k].encode(), v.encode()) for k, v in expected.items()):
-                return True
-        return False
+        return self._check is not None and self._check(given)
 
     def _authenticate(self, sid: str, environ: dict, auth: Dict[str, Any]) -> None:
         session_id = auth.get("sessionId")
@@ -252,13 +262,23 @@ class Instrumentation:
     def raw_disconnection(self, eio_sid: str, reason: str) -> None:
         self.events.push("rawDisconnection", sub_type=reason)
 
-    def packet_in(self, nbytes: int) -> None:
+    def packet_in(self, nbytes: int, namespace: str) -> None:
         self.events.push("packetsIn")
         self.events.push("bytesIn", nbytes)
 
-    def packet_out(self, nbytes: int) -> None:
+    def packet_out(self, nbytes: int, namespace: str) -> None:
         self.events.push("packetsOut")
         self.events.push("bytesOut", nbytes)
+
+    def upgrade(self, eio_sid: str, outcome: str) -> None:
+        """Node emits ``socket_updated`` with the new transport for each socket of the connection."""
+        if not self._verbose or outcome != "websocket":
+            return
+        client = self.sio._clients.get(eio_sid)
+        if client is None:
+            return
+        for sock in list(client.sockets.values()):
+            self._emit("socket_updated", {"id": sock.sid, "nsp": sock.namespace, "transport": "websocket"})
 
     def socket_connected(self, sock: Socket) -> None:
         if self._verbose:

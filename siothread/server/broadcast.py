@@ -160,7 +160,7 @@ class Broadcaster:
                 sock.held.append((messages, volatile, opts.compress))
                 count += 1
         if server._observers and count:
-            server._observe("packet_out", count * sum(len(m) for m in messages))
+            server._observe("packet_out", count * sum(len(m) for m in messages), packet.namespace)
         return count
 
     def deliver_with_ack(self, packet: Any, sids: List[str], opts: BroadcastOptions,

@@ -107,8 +107,6 @@ class Client:
     def receive(self, data: Union[str, bytes]) -> None:
         """One Engine.IO message: decode it and route the packet (in the reader greenlet)."""
         server = self.server
-        if server._observers:
-            server._observe("packet_in", len(data))
         try:
             packet = self.decoder.feed(data)
         except RemoteProtocolError as exc:
@@ -126,6 +124,8 @@ class Client:
             self.attachment_timer = None
             size += self.partial_bytes
             self.partial_bytes = 0
+        if server._observers:
+            server._observe("packet_in", size, packet.namespace)
         ptype = packet.type
         if ptype is _P_EVENT or ptype == _P_EVENT or ptype == _P_BINARY_EVENT:
             sock = self.sockets.get(packet.namespace)
@@ -144,6 +144,8 @@ class Client:
                 entry = sock.acks.pop(packet.id, None)
                 if entry is not None:
                     entry.resolve(packet.data)
+                    if server._observers:
+                        server._observe("ack_received", sock, entry.sent)
         elif ptype == _P_CONNECT:
             self.on_connect_packet(packet, len(data))
         elif ptype == _P_DISCONNECT:
@@ -219,6 +221,8 @@ class Client:
             sock.do_connect()
 
     def send_connect_error(self, name: str, payload: Dict[str, Any]) -> None:
+        if self.server._observers:
+            self.server._observe("connect_refused", name, payload)
         for message in self.server._encode(_Packet(_P_CONNECT_ERROR, name, payload)):
             self.send_raw(message)
 

@@ -580,16 +580,19 @@ class Server:
 
     def instrument(self, auth: Any = None, mode: str = "development", read_only: bool = False,
                    server_id: Optional[str] = None, namespace: str = "/admin",
-                   server_stats_interval: float = 2) -> Any:
+                   server_stats_interval: float = 2, allow_plain_password: bool = False) -> Any:
         """Let the official ``@socket.io/admin-ui`` dashboard watch this server.
 
-        ``auth``: False (no authentication), a dict ``{"username": ..., "password": ...}``,
-        a list of such dicts, or ``callable(auth) -> bool``. Returns the instrumentation.
+        ``auth``: False (no authentication), a dict ``{"username": ..., "password": <bcrypt hash>}``,
+        a list of such dicts, or ``callable(auth) -> bool``. A password that is not a bcrypt
+        hash raises ValueError unless ``allow_plain_password=True`` (see
+        :mod:`siothread.server.admin_auth`). Returns the instrumentation.
         """
         from .admin import Instrumentation
 
         return Instrumentation(self, auth=auth, mode=mode, read_only=read_only, server_id=server_id,
-                               namespace=namespace, server_stats_interval=server_stats_interval)
+                               namespace=namespace, server_stats_interval=server_stats_interval,
+                               allow_plain_password=allow_plain_password)
 
     def _observe(self, what: str, *args: Any) -> None:
         for observer in self._observers:

@@ -506,7 +506,7 @@ class Socket:
         if state is _CONNECTED:
             server = self.server
             if server._observers:
-                server._observe("packet_out", sum(len(m) for m in messages))
+                server._observe("packet_out", sum(len(m) for m in messages), self.namespace)
             if len(messages) == 1 and not volatile and compress is None and type(messages[0]) is str:
                 server.eio.send(self.eio_sid, messages[0])
             else:

@@ -139,6 +139,7 @@ class FakeEngine:
         self.prepare_calls = 0
         self.send_calls = 0
         self.shutdown_calls: List[tuple] = []
+        self.observers: List[Any] = []
         self._n = 0
         FakeEngine.instances.append(self)
 

@@ -71,7 +71,8 @@ def test_room_broadcast_excludes_sender_and_outsiders(sio_app, mode):
 
 def test_admin_ui_dashboard_protocol(sio_app):
     app = sio_app()
-    app.sio.instrument(auth={"username": "admin", "password": "pw"}, server_stats_interval=0.2)
+    app.sio.instrument(auth={"username": "admin", "password": "pw"}, server_stats_interval=0.2,
+                       allow_plain_password=True)
     r = run_node(app.url, "admin", transports=["websocket"], username="admin", password="pw")
     seen, user = r["seen"], r["userId"]
     assert "session" in seen and seen["config"][0][0]["supportedFeatures"][-1] == "ALL_EVENTS"

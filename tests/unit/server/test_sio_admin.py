@@ -1,10 +1,13 @@
 """The Admin UI instrumentation, driven like the dashboard drives it."""
+import bcrypt
 import gevent
 import pytest
 
 from siothread.protocol.socketio import PacketType as T
 
 AUTH = {"username": "admin", "password": "secret"}
+#: what an application configures: the password's bcrypt hash (4 rounds: fast tests)
+HASHED = {"username": "admin", "password": bcrypt.hashpw(b"secret", bcrypt.gensalt(rounds=4)).decode()}
 
 
 def admin_peer(sio, auth=AUTH):
@@ -18,14 +21,31 @@ def test_instrument_requires_explicit_auth(sio):
         sio.instrument()
 
 
+def test_plain_password_needs_explicit_consent(sio):
+    with pytest.raises(ValueError, match="bcrypt hash"):
+        sio.instrument(auth=AUTH)
+    with pytest.raises(ValueError, match="not a valid bcrypt hash"):
+        sio.instrument(auth={"username": "admin", "password": "$2b$04$" + "x" * 53})
+
+
 def test_wrong_credentials_are_refused(sio):
-    sio.instrument(auth=AUTH)
+    sio.instrument(auth=HASHED)
+    peer = admin_peer(sio, {"username": "admin", "password": "secret" + "x" * 100})
+    assert peer.wait_packet(T.CONNECT_ERROR, "/admin").data == {"message": "invalid credentials"}
+    peer = admin_peer(sio, {"username": "admin", "password": "nope"})
+    assert peer.wait_packet(T.CONNECT_ERROR, "/admin").data == {"message": "invalid credentials"}
+    peer = admin_peer(sio)
+    peer.connected_sid("/admin")
+
+
+def test_plain_password_when_allowed(sio):
+    sio.instrument(auth=[AUTH, {"username": "ops", "password": "other"}], allow_plain_password=True)
     peer = admin_peer(sio, {"username": "admin", "password": "nope"})
     assert peer.wait_packet(T.CONNECT_ERROR, "/admin").data == {"message": "invalid credentials"}
 
 
 def test_dashboard_protocol(sio):
-    sio.instrument(auth=AUTH, server_stats_interval=0.05)
+    sio.instrument(auth=HASHED, server_stats_interval=0.05)
     sio.on("hello", lambda sid, x: x)
     peer = admin_peer(sio)
     peer.connected_sid("/admin")
