@@ -165,6 +165,8 @@ def raw_socket(gsock: Any) -> Any:
 class Runtime:
     """gevent primitives behind one object; subclass to fake the clock in tests."""
 
+    #: the ``async_mode`` this runtime serves (:mod:`siothread.engine.modes`)
+    mode = "gevent"
     Parking = Parking
 
     Event = gevent.event.Event

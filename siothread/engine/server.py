@@ -15,8 +15,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 from ..errors import CloseCode, EngineErrorCode, RemoteProtocolError
 from ..protocol.engineio import SEPARATOR, Packet, PacketType, decode_ws_text, open_packet_data
 from . import polling
-from ._runtime import RUNTIME, Runtime
+from ._runtime import Runtime
 from .config import EngineConfig
+from .modes import select_runtime
 from .http import cors_headers, error_response, origin_allowed, parse_query, preflight_headers
 from .prepared import Prepared
 from .session import Reason, Session, State
@@ -33,7 +34,10 @@ class Server:
     """An Engine.IO server; serve it with :class:`siothread.WSGIApp`.
 
     Options are those of :class:`~siothread.engine.config.EngineConfig`; an
-    unknown keyword raises ``TypeError``.
+    unknown keyword raises ``TypeError``. ``async_mode`` chooses the concurrency
+    runtime (:mod:`siothread.engine.modes`; ``self.async_mode`` says which);
+    ``monitor_clients`` is accepted for python-engineio compatibility and has no
+    effect: every session has its own heartbeat timer, there is no monitor task.
 
     Handlers (``@eio.on(name)``):
         ``connect(sid, environ)``: return False to refuse the session.
@@ -43,9 +47,10 @@ class Server:
         ``overflow(sid, policy)``: the session's outbound queue overflowed.
     """
 
-    def __init__(self, *, runtime: Optional[Runtime] = None, **options: Any) -> None:
+    def __init__(self, *, runtime: Optional[Runtime] = None, async_mode: Optional[str] = None,
+                 monitor_clients: Optional[bool] = None, **options: Any) -> None:
         self.config = EngineConfig.from_kwargs(**options)
-        self.runtime = runtime or RUNTIME
+        self.async_mode, self.runtime = select_runtime(async_mode, runtime)
         self.logger = self.config.logger
         self.debug = self.logger.isEnabledFor(logging.DEBUG)
         self.sessions: Dict[str, Session] = {}

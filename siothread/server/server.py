@@ -43,6 +43,7 @@ from ._registry import NamespaceKey, Registry
 from ._socket import BIG_EVENT, CONNECT, DISCONNECT, Client, Socket, SocketState
 from .acks import BroadcastAckCollector, BroadcastAckResult, CallbackEntry, CallWaiter, ack_value
 from .broadcast import BroadcastOperator, RemoteSocket
+from .compat import PythonSocketIOAttributes
 from .middleware import AfterHook, AroundHook, HandlerInfo
 from .namespace import Namespace
 from .reasons import engine_reason_to_socketio, reason
@@ -143,7 +144,7 @@ def _recovery_options(value: Any) -> Optional[RecoveryOptions]:
                            options.max_stored_packets, options.max_sessions)
 
 
-class Server:
+class Server(PythonSocketIOAttributes):
     """A Socket.IO v5 server. Serve it with ``siothread.WSGIApp(sio)``.
 
     Args (Socket.IO layer; every other keyword goes to
