@@ -18,6 +18,7 @@ import gevent.queue
 import gevent.socket
 from gevent import Greenlet
 from gevent.hub import Waiter
+from greenlet import getcurrent as _getcurrent
 
 __all__ = ["Runtime", "TimerHandle", "Parking", "WriteBatch", "RUNTIME", "Greenlet"]
 
@@ -177,6 +178,28 @@ class Runtime:
     RLock = gevent.lock.RLock
     Timeout = gevent.Timeout
     GreenletExit = gevent.GreenletExit
+
+    @staticmethod
+    def cannot_serve() -> Optional[str]:
+        """Why the calling request cannot be served in gevent mode, or None (the common case).
+
+        A request that runs in a greenlet below a hub (gevent's servers; any server's
+        threads once gevent patched ``threading``) is fine. One that runs on an OS
+        thread of a server gevent does not drive would block on a hub of its own that
+        nothing else wakes: a long-poll never returns.
+        """
+        if _getcurrent().parent is not None:
+            return None
+        from gevent import monkey
+
+        if monkey.is_module_patched("socket"):
+            return None
+        return ("async_mode='gevent' but the WSGI server calls the application from OS threads gevent "
+                "does not drive (Werkzeug's threaded server, waitress, gunicorn gthread, uWSGI --threads, ...); "
+                "long-polling would hang, so requests are refused with 500. Fix: build the Server with "
+                "async_mode='threading' (async_mode=None picks it when gevent has not monkey-patched the "
+                "process), or serve with gevent: `python -m siothread module:app`, gunicorn -k gevent, "
+                "or gevent.monkey.patch_all() before anything else is imported")
 
     @staticmethod
     def spawn(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Greenlet:

@@ -17,12 +17,13 @@ from ..protocol.engineio import SEPARATOR, Packet, PacketType, decode_ws_text, o
 from . import polling
 from ._runtime import Runtime
 from .config import EngineConfig
+from .diagnostics import NO_HANDOVER, Diagnostics
 from .modes import select_runtime
 from .http import cors_headers, error_response, origin_allowed, parse_query, preflight_headers
 from .prepared import Prepared
 from .session import Reason, Session, State
 from .websocket import WebSocketConnection
-from .ws_accept import Acceptor, TakeoverAcceptor, find_acceptor
+from .ws_accept import Acceptor, TakeoverAcceptor, can_hand_over, find_acceptor
 
 __all__ = ["Server", "Reason"]
 
@@ -52,6 +53,7 @@ class Server:
         self.config = EngineConfig.from_kwargs(**options)
         self.async_mode, self.runtime = select_runtime(async_mode, runtime)
         self.logger = self.config.logger
+        self._diag = Diagnostics(self.logger)
         self.debug = self.logger.isEnabledFor(logging.DEBUG)
         self.sessions: Dict[str, Session] = {}
         #: polling sessions closed by the server while no GET was parked: what they still owe
@@ -173,9 +175,16 @@ class Server:
     def handle_request(self, environ: dict, start_response: Callable[..., Any]) -> Any:
         """The WSGI entry point for requests under the Engine.IO path."""
         cfg = self.config
+        problem = self.runtime.cannot_serve()
+        if problem is not None:
+            self._diag.once("cannot-serve", problem)
+            return error_response(start_response, EngineErrorCode.BAD_REQUEST, 500, None,
+                                  "async_mode does not match the WSGI server")
         method = environ.get("REQUEST_METHOD", "GET")
         query = parse_query(environ)
         allowed = origin_allowed(environ, cfg)
+        if not allowed:
+            self._diag.refused_origin(environ["HTTP_ORIGIN"])
         if method == "OPTIONS":
             if not allowed:
                 return error_response(start_response, EngineErrorCode.FORBIDDEN, 403)
@@ -241,7 +250,8 @@ class Server:
     def _open_segment(self, session: Session, transport: str) -> str:
         cfg = self.config
         upgrades: List[str] = []
-        if transport == "polling" and cfg.allow_upgrades and "websocket" in cfg.transports:
+        if (transport == "polling" and cfg.allow_upgrades and "websocket" in cfg.transports
+                and can_hand_over(session.environ)):
             upgrades = ["websocket"]
         return "0" + open_packet_data(session.sid, upgrades, cfg.ping_interval, cfg.ping_timeout,
                                       cfg.max_http_buffer_size)
@@ -297,6 +307,7 @@ class Server:
                           origin_ok: bool) -> Any:
         acceptor = find_acceptor(environ)
         if acceptor is None:
+            self._diag.once("no-handover", NO_HANDOVER)
             return error_response(start_response, EngineErrorCode.BAD_REQUEST)
         if isinstance(acceptor, TakeoverAcceptor):
             try:

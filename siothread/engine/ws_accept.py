@@ -25,7 +25,7 @@ from .websocket import WebSocketConnection
 if TYPE_CHECKING:  # pragma: no cover
     from .server import Server
 
-__all__ = ["Acceptor", "find_acceptor"]
+__all__ = ["Acceptor", "find_acceptor", "can_hand_over"]
 
 
 def _request_headers(environ: dict) -> dict:
@@ -204,3 +204,21 @@ def find_acceptor(environ: dict) -> Optional[Acceptor]:
         return TakeoverAcceptor(environ, lambda: (gsock, None), "gunicorn")
     return None
 
+
+
+#: environ keys of the servers that hand a connection over (read by :func:`find_acceptor`)
+_HANDOVER_KEYS = ("wsgi.websocket", "siothread.takeover", "gunicorn.socket")
+
+
+def can_hand_over(environ: dict) -> bool:
+    """Whether the server of this (polling) request could carry a WebSocket later.
+
+    The handshake offers the upgrade only then: waitress, mod_wsgi or wsgiref cannot
+    give the application the connection, and a client that tried would only get a 400.
+    gevent's pywsgi counts: with gevent-websocket's handler it sets ``wsgi.websocket``
+    on upgrade requests only.
+    """
+    for key in _HANDOVER_KEYS:
+        if key in environ:
+            return True
+    return str(environ.get("SERVER_SOFTWARE", "")).startswith("gevent")
