@@ -18,6 +18,7 @@ import gevent.queue
 import gevent.socket
 from gevent import Greenlet
 from gevent.hub import Waiter
+from gevent.monkey import get_original
 from greenlet import getcurrent as _getcurrent
 
 __all__ = ["Runtime", "TimerHandle", "Parking", "WriteBatch", "RUNTIME", "Greenlet"]
@@ -39,6 +40,8 @@ class _Greenlet(Greenlet):
 
 _spawn = _Greenlet.spawn
 _PlainSocket = gevent.socket.socket
+#: the standard library's socket class, even after monkey-patching
+_StdSocket = get_original("socket", "socket")
 
 
 class TimerHandle:
@@ -200,6 +203,24 @@ class Runtime:
                 "async_mode='threading' (async_mode=None picks it when gevent has not monkey-patched the "
                 "process), or serve with gevent: `python -m siothread module:app`, gunicorn -k gevent, "
                 "or gevent.monkey.patch_all() before anything else is imported")
+
+    @staticmethod
+    def guard(obj: Any, names: Any) -> None:
+        """Make the named methods safe to call from any thread: nothing to do on one hub.
+        (The threading runtime takes its engine lock there.)"""
+
+    @staticmethod
+    def app_code(fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Application code as the runtime runs it: unchanged here (the threading runtime
+        releases its engine lock around it)."""
+        return fn
+
+    @staticmethod
+    def wrap_socket(sock: Any) -> Any:
+        """A handed-over connection, ready for the WebSocket transport: a gevent socket."""
+        if type(sock) is _StdSocket:  # uWSGI's connection without monkey-patching
+            return gevent.socket.socket(fileno=sock.detach())
+        return sock
 
     @staticmethod
     def spawn(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Greenlet:

@@ -29,6 +29,9 @@ __all__ = ["Server", "Reason"]
 
 Handler = Callable[..., Any]
 _EVENTS = ("connect", "message", "disconnect", "overflow")
+#: entry points callable from any thread (the threading runtime guards them)
+_THREAD_SAFE_API = ("handle_request", "send", "prepare", "send_prepared", "disconnect", "transport",
+                    "is_connected", "environ", "queued", "heard_from", "stop_accepting", "shutdown")
 
 
 class Server:
@@ -65,6 +68,7 @@ class Server:
         self._ws_loops = 0
         self._ws_idle = self.runtime.Event()
         self._ws_idle.set()
+        self.runtime.guard(self, _THREAD_SAFE_API)
 
     # -- handlers -----------------------------------------------------------------
     def on(self, event: str, handler: Optional[Handler] = None) -> Any:
@@ -305,7 +309,7 @@ class Server:
     # -- WebSocket ----------------------------------------------------------------
     def _handle_websocket(self, environ: dict, start_response: Callable[..., Any], sid: Optional[str],
                           origin_ok: bool) -> Any:
-        acceptor = find_acceptor(environ)
+        acceptor = find_acceptor(environ, start_response)
         if acceptor is None:
             self._diag.once("no-handover", NO_HANDOVER)
             return error_response(start_response, EngineErrorCode.BAD_REQUEST)

@@ -50,6 +50,12 @@ from .reasons import engine_reason_to_socketio, reason
 
 __all__ = ["Server"]
 
+#: entry points the application may call from any thread (the threading runtime guards them)
+_THREAD_SAFE_API = ("emit", "send", "call", "enter_room", "leave_room", "close_room", "rooms", "get_session",
+                    "save_session", "disconnect", "transport", "get_environ", "fetch_sockets", "sockets_join",
+                    "sockets_leave", "disconnect_sockets", "server_side_emit", "is_recovered", "handle_request",
+                    "shutdown", "instrument", "_broadcast", "call_broadcast")
+
 _P_CONNECT = sioproto.PacketType.CONNECT
 _P_DISCONNECT = sioproto.PacketType.DISCONNECT
 _P_EVENT = sioproto.PacketType.EVENT
@@ -282,6 +288,8 @@ class Server(PythonSocketIOAttributes):
         self._deferred: Dict[Socket, Tuple[Client, Any, int]] = {}  # previous socket -> CONNECT waiting for it
         if recovery_options is not None:
             self.manager.enable_recovery(recovery_options)
+        self.runtime.guard(self, _THREAD_SAFE_API)
+        self.runtime.guard(self.manager, [n for n in dir(type(self.manager)) if not n.startswith("_")])
 
     # ------------------------------------------------------------------ setup
     def _setup_serializer(self, serializer: Any, json_module: Any) -> None:
@@ -343,7 +351,7 @@ class Server(PythonSocketIOAttributes):
         key: NamespaceKey = namespace if namespace is not None else "/"
 
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-            self._registry.handler_set(key).set_handler(event, fn)
+            self._registry.handler_set(key).set_handler(event, self.runtime.app_code(fn))
             return fn
 
         return register if handler is None else register(handler)
@@ -363,15 +371,16 @@ class Server(PythonSocketIOAttributes):
         """Register a class-based :class:`Namespace` instance."""
         if not isinstance(namespace_handler, Namespace):
             raise ValueError("not a siothread.server.Namespace instance")
-        handlers = namespace_handler._set_server(self)
-        trigger = namespace_handler.trigger_event if namespace_handler._overrides_trigger() else None
+        app_code = self.runtime.app_code
+        handlers = {event: app_code(fn) for event, fn in namespace_handler._set_server(self).items()}
+        trigger = app_code(namespace_handler.trigger_event) if namespace_handler._overrides_trigger() else None
         hs = self._registry.handler_set(namespace_handler.namespace)
         hs.set_namespace_object(namespace_handler, handlers, trigger)
 
     def use(self, fn: Optional[Callable[..., Any]] = None, namespace: Optional[NamespaceKey] = None) -> Any:
         """Add connect-time middleware ``fn(sid, environ, auth)`` (see :mod:`.middleware`)."""
         def register(f: Callable[..., Any]) -> Callable[..., Any]:
-            self._registry.add_connect_middleware(namespace, f)
+            self._registry.add_connect_middleware(namespace, self.runtime.app_code(f))
             return f
 
         return register if fn is None else register(fn)
@@ -379,20 +388,20 @@ class Server(PythonSocketIOAttributes):
     def use_event(self, fn: Optional[Callable[..., Any]] = None, namespace: Optional[NamespaceKey] = None) -> Any:
         """Add per-event middleware ``fn(sid, event, args)`` (see :mod:`.middleware`)."""
         def register(f: Callable[..., Any]) -> Callable[..., Any]:
-            self._registry.add_event_middleware(namespace, f)
+            self._registry.add_event_middleware(namespace, self.runtime.app_code(f))
             return f
 
         return register if fn is None else register(fn)
 
     def around(self, fn: AroundHook) -> AroundHook:
         """Wrap every handler: ``fn(call, info)`` must return ``call()``'s result (or a replacement)."""
-        self._around.append(fn)
+        self._around.append(self.runtime.app_code(fn))
         self._hooked = True
         return fn
 
     def after_event(self, fn: AfterHook) -> AfterHook:
         """Run ``fn(info, error)`` after every handler, whether it returned or raised."""
-        self._after.append(fn)
+        self._after.append(self.runtime.app_code(fn))
         self._hooked = True
         return fn
 
@@ -401,7 +410,7 @@ class Server(PythonSocketIOAttributes):
 
         It runs synchronously in the emitting greenlet, once per recipient; keep it short.
         """
-        self._outgoing.append(fn)
+        self._outgoing.append(self.runtime.app_code(fn))
         return fn
 
     def on_server_event(self, event: str, handler: Optional[Callable[..., Any]] = None,
@@ -413,7 +422,7 @@ class Server(PythonSocketIOAttributes):
         ns = namespace or "/"
 
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-            self._server_handlers[(ns, event)] = fn
+            self._server_handlers[(ns, event)] = self.runtime.app_code(fn)
             return fn
 
         return register if handler is None else register(handler)
@@ -1264,7 +1273,7 @@ class Server(PythonSocketIOAttributes):
         self.logger.error("error in an ack callback", exc_info=exc)
 
     def _spawn_task(self, fn: Callable[..., Any], *args: Any) -> Any:
-        task = self.runtime.spawn(fn, *args)
+        task = self.runtime.spawn(self.runtime.app_code(fn), *args)
         self._tasks.add(task)
         task.rawlink(self._tasks.discard)
         return task
@@ -1480,7 +1489,7 @@ class Server(PythonSocketIOAttributes):
     # ---------------------------------------------------------------- runtime
     def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``target`` in a greenlet the server owns (``shutdown`` ends it at the latest)."""
-        task = self.runtime.spawn(target, *args, **kwargs)
+        task = self.runtime.spawn(self.runtime.app_code(target), *args, **kwargs)
         self._tasks.add(task)
         task.rawlink(self._tasks.discard)
         return task

@@ -104,3 +104,25 @@ def test_the_handshake_offers_websocket_only_where_it_can_be_handed_over(plain_p
     body = requests.get(url + HANDSHAKE, timeout=5).text
     # gevent's pywsgi may carry gevent-websocket's handler: the upgrade is offered
     assert json.loads(body[1:])["upgrades"] == ["websocket"]
+
+
+def test_threading_mode_under_gevents_server_without_patching_answers_500_and_logs_once(deploy):
+    # Built without monkey-patching, async_mode=None picks threading; siothread.serve is gevent's server.
+    d = deploy("siothread")
+    assert d.mode == "threading"
+    for _ in range(2):
+        r = requests.get(d.url + HANDSHAKE, timeout=5)
+        assert r.status_code == 500 and r.json()["message"] == "async_mode does not match the WSGI server"
+    log = d.output()
+    assert log.count("async_mode='threading' but the request runs in a gevent greenlet") == 1
+    assert "async_mode='gevent'" in log
+
+
+def test_waitress_offers_no_upgrade_and_refuses_websocket_with_one_logged_error(deploy):
+    d = deploy("waitress")
+    assert d.mode == "threading"
+    assert json.loads(requests.get(d.url + HANDSHAKE, timeout=5).text[1:])["upgrades"] == []
+    for _ in range(2):
+        r = requests.get(d.url + "/socket.io/?EIO=4&transport=websocket", headers=WS_PROBE_HEADERS, timeout=5)
+        assert r.status_code == 400
+    assert d.output().count("cannot hand the connection over for a WebSocket") == 1

@@ -5,7 +5,11 @@ serving an echo :class:`siothread.engine.Server` at ``/engine.io/`` and returns
 an :class:`EngineHarness` with the recorded events. ``handler="siothread"``
 (the default) runs :func:`siothread.make_server`; ``handler="geventwebsocket"``
 runs gevent's ``pywsgi.WSGIServer`` with gevent-websocket's
-``WebSocketHandler``. Everything started is stopped at teardown.
+``WebSocketHandler``; ``handler="werkzeug"`` builds the server with
+``async_mode='threading'`` and serves it with Werkzeug's threaded server (the
+threading runtime; in this monkey-patched process Werkzeug's threads are
+greenlets, the deploy tests run it on OS threads). Everything started is
+stopped at teardown.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import requests
 
 import siothread
 from siothread.engine import Server
+from threaded_wsgi import WerkzeugServer
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
@@ -108,12 +113,14 @@ class EngineHarness:
 
 def start_engine(handler: str = "siothread", app_wrapper: Optional[Callable[[Any], Any]] = None,
                  **options: Any) -> EngineHarness:
-    eio = Server(**options)
+    eio = Server(async_mode="threading" if handler == "werkzeug" else None, **options)
     app = siothread.WSGIApp(eio, socketio_path=PATH)
     if app_wrapper is not None:
         app = app_wrapper(app)
     if handler == "siothread":
         wsgi_server = siothread.make_server(app, "127.0.0.1", 0)
+    elif handler == "werkzeug":
+        wsgi_server = WerkzeugServer(app)
     elif handler == "geventwebsocket":
         from gevent import pywsgi
         from geventwebsocket.handler import WebSocketHandler
@@ -155,13 +162,13 @@ def engine_server() -> Iterator[Callable[..., EngineHarness]]:
         h.close()
 
 
-@pytest.fixture
-def suite_server(engine_server: Callable[..., EngineHarness]) -> EngineHarness:
-    """The server configured like the official v4 test suite expects."""
-    return engine_server(**SUITE_OPTIONS)
+@pytest.fixture(params=["siothread", "werkzeug"])
+def suite_server(request: pytest.FixtureRequest, engine_server: Callable[..., EngineHarness]) -> EngineHarness:
+    """The server configured like the official v4 test suite expects, in gevent and threading mode."""
+    return engine_server(str(request.param), **SUITE_OPTIONS)
 
 
-@pytest.fixture(params=["siothread", "geventwebsocket"])
+@pytest.fixture(params=["siothread", "geventwebsocket", "werkzeug"])
 def ws_handler(request: pytest.FixtureRequest) -> str:
-    """Each pywsgi handler that can carry WebSockets."""
+    """Each server that can carry WebSockets (Werkzeug: the threading runtime)."""
     return str(request.param)
