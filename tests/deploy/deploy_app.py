@@ -9,7 +9,9 @@ server can import it unchanged:
 
 - ``DEPLOY_PATCH=1``: ``gevent.monkey.patch_all()`` first;
 - ``DEPLOY_ASYNC_MODE``: the ``async_mode`` (empty: None, the automatic choice);
-- ``DEPLOY_TICK``: seconds between the background task's events (default 10).
+- ``DEPLOY_TICK``: seconds between the background task's events (default 10);
+- ``DEPLOY_CLIENT_JS``: the socket.io-client browser bundle served at ``/client.js``
+  for the page at ``/browser`` (the examples load it from a CDN).
 """
 import os
 
@@ -18,7 +20,7 @@ if os.environ.get("DEPLOY_PATCH") == "1":
 
     monkey.patch_all()
 
-from flask import Flask, jsonify  # noqa: E402
+from flask import Flask, Response, jsonify  # noqa: E402
 
 import siothread as socketio  # noqa: E402
 
@@ -45,6 +47,50 @@ def index():
     if thread is None:
         thread = sio.start_background_task(background_thread)
     return "<!doctype html><title>deploy</title><p>deploy app</p>"
+
+
+BROWSER_PAGE = """<!doctype html>
+<title>deploy</title>
+<ul id="log"></ul>
+<script src="/client.js"></script>
+<script>
+const log = (text) => {
+  const li = document.createElement("li");
+  li.textContent = text;
+  document.getElementById("log").appendChild(li);
+};
+const socket = io({ auth: { token: "browser" } });
+socket.on("my_response", (msg) => log(msg.data));
+socket.on("hello", (a, b, c) => log("hello " + a + " " + b + " " + c.auth.token));
+socket.on("disconnect", (reason) => { log("disconnected: " + reason); window.finished = true; });
+socket.on("connect", () => {
+  socket.io.engine.once("upgrade", () => log("upgraded to " + socket.io.engine.transport.name));
+  socket.emit("my_event", { data: "echo from the page" });
+  socket.emit("join", { room: "page-room" });
+  socket.emit("my_room_event", { data: "to the page's room", room: "page-room" });
+  socket.emit("leave", { room: "page-room" });
+  const t0 = performance.now();
+  socket.emit("ping_from_client");
+  socket.once("pong_from_server", () => {
+    log("pong");
+    const wait = () => socket.io.engine.transport.name === "websocket"
+      ? socket.emit("disconnect_request") : setTimeout(wait, 20);
+    wait();
+  });
+});
+</script>
+"""
+
+
+@app.route("/browser")
+def browser_page():
+    return BROWSER_PAGE
+
+
+@app.route("/client.js")
+def client_js():
+    with open(os.environ["DEPLOY_CLIENT_JS"], "rb") as f:
+        return Response(f.read(), mimetype="application/javascript")
 
 
 @app.route("/mode")

@@ -9,6 +9,7 @@ over) and with each transport alone.
 """
 import json
 import subprocess
+import threading
 
 import pytest
 import requests
@@ -64,3 +65,78 @@ def test_example_patterns_with_socket_io_client(deployments, server):
         assert r["pongs"] == 5 and r["background"] and r["page"] == 200
         assert r["bAfterLeave"] is False and r["bAfterClose"] is False
         assert r["disconnectReason"] == "io server disconnect"
+
+
+def _python_client_patterns(url):
+    """The sync client examples' patterns: fiddle (auth, a three-argument event), latency
+    (logger and engineio_logger, ping-pong with sleep), and both with SimpleClient."""
+    import siothread as socketio
+
+    # fiddle_client: Client with handlers and auth
+    client = socketio.Client(reconnection=False)
+    got = {}
+    hello_seen = threading.Event()
+
+    @client.event
+    def connect():
+        got["connected"] = True
+
+    @client.event
+    def disconnect(reason):
+        got["reason"] = reason
+
+    @client.event
+    def hello(a, b, c):
+        got["hello"] = (a, b, c)
+        hello_seen.set()
+
+    client.connect(url, auth={"token": "my-token"})
+    assert hello_seen.wait(5)
+    assert got["hello"] == (1, 2, {"hello": "you", "auth": {"token": "my-token"}}) and got["connected"]
+    client.disconnect()
+    assert got["reason"] == client.reason.CLIENT_DISCONNECT
+
+    # latency_client: logger and engineio_logger, pong handler that sleeps and pings again
+    latency = socketio.Client(logger=True, engineio_logger=True, reconnection=False)
+    rounds = []
+    finished = threading.Event()
+
+    def send_ping():
+        latency.emit("ping_from_client")
+
+    @latency.event
+    def connect():  # noqa: F811
+        send_ping()
+
+    @latency.event
+    def pong_from_server():
+        rounds.append(1)
+        latency.sleep(0.01)
+        if len(rounds) < 3:
+            send_ping()
+        else:
+            finished.set()
+
+    latency.connect(url)
+    assert finished.wait(5)
+    latency.disconnect()
+
+    # simple-client fiddle and latency
+    with socketio.SimpleClient() as sc:
+        sc.connect(url, auth={"token": "my-token"})
+        while True:
+            event = sc.receive(timeout=5)
+            if event[0] == "hello":
+                break
+        assert event == ["hello", 1, 2, {"hello": "you", "auth": {"token": "my-token"}}]
+    with socketio.SimpleClient() as sc:
+        sc.connect(url)
+        for _ in range(3):
+            sc.emit("ping_from_client")
+            while sc.receive(timeout=5) != ["pong_from_server"]:
+                pass
+
+
+@pytest.mark.parametrize("server", list(DEPLOYS))
+def test_client_and_simple_client_example_patterns(deployments, server):
+    _python_client_patterns(deployments[server].url)
