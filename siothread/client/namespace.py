@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
+from .._handler_methods import on_methods
+
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
 
@@ -29,13 +31,7 @@ class ClientNamespace:
 
     def _set_client(self, client: "Client") -> None:
         self.client = client
-        handlers: Dict[str, Callable[..., Any]] = {}
-        for name in dir(type(self)):
-            if name.startswith("on_") and len(name) > 3:
-                member = getattr(self, name)
-                if callable(member):
-                    handlers[name[3:]] = member
-        self._handlers = handlers
+        self._handlers = on_methods(self)
 
     def _overrides_trigger(self) -> bool:
         return type(self).trigger_event is not ClientNamespace.trigger_event

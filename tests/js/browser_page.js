@@ -1,18 +1,12 @@
 // Loads a page in headless Chromium and waits for its script to set window.finished.
 // Usage: node browser_page.js <url>
 // Prints {"log": [...]} (the page's #log lines) as JSON.
-const { chromium } = require("playwright-core");
+const { launch } = require("./chromium");
 
 const [url] = process.argv.slice(2);
 
 (async () => {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-    args: [
-      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-  });
+  const browser = await launch();
   try {
     const page = await browser.newPage();
     await page.goto(url);
