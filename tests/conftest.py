@@ -82,11 +82,13 @@ def free_port() -> int:
 def _live_greenlets() -> int:
     # The threading runtime's timer thread (a greenlet here, under monkey-patching) lives
     # while timers are pending, as libev timers do under gevent, which are not greenlets.
+    # Hubs are not counted: another one appears when gevent's resolver pool starts a second
+    # worker thread (two concurrent name lookups), which then stays for the session.
     timers = {ident for ident, t in threading._active.items() if t.name == "siothread-timers"}
     return sum(
         1
         for o in gc.get_objects()
-        if isinstance(o, greenlet.greenlet) and not o.dead and o is not gevent.get_hub()
+        if isinstance(o, greenlet.greenlet) and not o.dead and not isinstance(o, gevent.hub.Hub)
         and o.parent is not None and id(o) not in timers
     )
 

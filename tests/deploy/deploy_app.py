@@ -14,6 +14,7 @@ server can import it unchanged:
   for the page at ``/browser`` (the examples load it from a CDN).
 """
 import os
+import time
 
 if os.environ.get("DEPLOY_PATCH") == "1":
     from gevent import monkey
@@ -134,6 +135,13 @@ def my_room_event(sid, message):
 @sio.event
 def disconnect_request(sid):
     sio.disconnect(sid)
+
+
+@sio.event
+def block(sid, seconds):
+    """A handler that blocks its thread (a slow database call, say), then answers."""
+    time.sleep(seconds)
+    sio.emit("unblocked", room=sid)
 
 
 @sio.event

@@ -14,7 +14,7 @@ import threading
 import pytest
 import requests
 
-from conftest import JS_DIR, deploy_many, require_node_modules
+from deployments import JS_DIR, deploy_many, require_node_modules
 
 #: server -> (env, expected async_mode, WebSocket available)
 DEPLOYS = {
