@@ -30,57 +30,35 @@ thread of their own; ``call_later_in_loop`` callbacks run on the scheduler
 thread. Sockets handed over for a WebSocket are made non-blocking, so a write
 never blocks while the lock is held; a reader waits in ``poll()`` without it.
 
+The engine lock lives in :mod:`._threading_lock`; the socket wrapper and the
+hang-up watcher of parked long-polls in :mod:`._threading_io`.
+
 Threads cannot be killed: :meth:`_Task.kill` marks a task, and the task's next
 :meth:`ThreadingRuntime.sleep` raises :class:`TaskExit` (background tasks loop
 on ``sio.sleep``, so ``shutdown()`` still ends them).
 """
 from __future__ import annotations
 
-import contextlib
 import heapq
 import itertools
-import logging
 import queue
-import select
 import socket
 import ssl
 import sys
 import threading
 import time
 from functools import wraps
-from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterable, List, Optional, Tuple
+
+from ._threading_io import HangupWatcher, ThreadSocket
+from ._threading_lock import LOCK as _LOCK
+from ._threading_lock import local as _local
+from ._threading_lock import log as _log
+from ._threading_lock import release as _release
+from ._threading_lock import restore as _restore
+from ._threading_lock import unlocked
 
 __all__ = ["ThreadingRuntime", "THREADING_RUNTIME", "TaskExit"]
-
-_log = logging.getLogger("siothread.engine")
-
-#: the engine lock (see the module docstring)
-_LOCK = threading.RLock()
-_release_save = _LOCK._release_save  # type: ignore[attr-defined]
-_acquire_restore = _LOCK._acquire_restore  # type: ignore[attr-defined]
-_is_owned = _LOCK._is_owned  # type: ignore[attr-defined]
-_local = threading.local()
-
-
-def _release() -> Any:
-    """Release the engine lock completely if this thread holds it; the state to restore."""
-    return _release_save() if _is_owned() else None
-
-
-def _restore(state: Any) -> None:
-    if state is not None:
-        _acquire_restore(state)
-
-
-@contextlib.contextmanager
-def unlocked() -> Iterator[None]:
-    """A blocking section: other threads may run siothread code meanwhile."""
-    state = _release()
-    try:
-        yield
-    finally:
-        _restore(state)
-
 
 class TaskExit(BaseException):
     """Raised in a killed task at its next ``sleep`` (gevent's ``GreenletExit``)."""
@@ -352,7 +330,7 @@ class Timeout:
     The engine uses it around pure I/O only (reading a request body, discarding what
     a peer still sends), so the block runs without the engine lock: a slow body
     holds its own request thread, never the server. A thread cannot be interrupted:
-    the deadline bounds the waits of this runtime's sockets (:class:`_ThreadSocket`),
+    the deadline bounds the waits of this runtime's sockets (:class:`ThreadSocket`),
     which then raise ``socket.timeout``, leaving the block as ``exception``
     (``False``: quietly). Reads by the WSGI server itself (a request body) are
     bounded by that server's own timeouts.
@@ -385,84 +363,6 @@ class Timeout:
         return False
 
 
-def _wait_fd(fd: int, events: int) -> None:
-    """Wait until ``fd`` is ready for ``events``, without the engine lock; honours :class:`Timeout`."""
-    deadline = getattr(_local, "deadline", None)
-    poller = select.poll()
-    poller.register(fd, events)
-    with unlocked():
-        if deadline is None:
-            ready = poller.poll()
-        else:
-            ready = poller.poll(max(0.0, deadline - time.monotonic()) * 1000.0)
-    if not ready:
-        raise socket.timeout("deadline")
-
-
-class _ThreadSocket:
-    """A handed-over connection: non-blocking underneath, waits in ``poll()`` without the lock.
-
-    ``_sock`` is the non-blocking socket the WebSocket write path sends on directly
-    (a send that never blocks). A TLS socket stays blocking, has no ``_sock`` (its
-    bytes must go through the TLS layer) and releases the lock around each call.
-    """
-
-    def __init__(self, sock: Any) -> None:
-        self._s = sock
-        self._tls = isinstance(sock, ssl.SSLSocket)
-        if not self._tls:
-            sock.setblocking(False)
-            self._sock = sock
-
-    def fileno(self) -> int:
-        return self._s.fileno()  # type: ignore[no-any-return]
-
-    def recv(self, n: int) -> bytes:
-        if self._tls:
-            with unlocked():
-                return self._s.recv(n)  # type: ignore[no-any-return]
-        while True:
-            try:
-                return self._s.recv(n)  # type: ignore[no-any-return]
-            except (BlockingIOError, InterruptedError):
-                _wait_fd(self._s.fileno(), select.POLLIN)
-
-    def send(self, data: Any) -> int:
-        return self._s.send(data)  # type: ignore[no-any-return]
-
-    def sendall(self, data: Any) -> None:
-        if self._tls:
-            with unlocked():
-                self._s.sendall(data)
-            return
-        view = memoryview(data)
-        while view:
-            try:
-                view = view[self._s.send(view):]
-            except (BlockingIOError, InterruptedError):
-                _wait_fd(self._s.fileno(), select.POLLOUT)
-
-    def shutdown(self, how: int) -> None:
-        self._s.shutdown(how)
-
-    def close(self) -> None:
-        self._s.close()
-
-    def settimeout(self, value: Optional[float]) -> None:
-        """Liveness is the heartbeat's job; the socket stays as this class set it."""
-
-    def gettimeout(self) -> Optional[float]:
-        return None
-
-    def restore_blocking(self) -> None:
-        """Give the socket back to its server the way it came (blocking)."""
-        if not self._tls:
-            try:
-                self._s.setblocking(True)
-            except OSError:
-                pass
-
-
 class _ImmediateWrites:
     """The write batch of this runtime: there is no loop pass to wait for, a write goes out now."""
 
@@ -491,7 +391,7 @@ class ThreadingRuntime:
 
     def __init__(self) -> None:
         self._scheduler = _Scheduler()
-        self._hangups = _HangupWatcher()
+        self._hangups = HangupWatcher()
 
     @staticmethod
     def Lock() -> Any:  # noqa: N802 - the interface's name
@@ -599,7 +499,7 @@ class ThreadingRuntime:
     @staticmethod
     def wrap_socket(sock: Any) -> Any:
         """A handed-over connection, ready for the WebSocket transport."""
-        return sock if isinstance(sock, _ThreadSocket) else _ThreadSocket(sock)
+        return sock if isinstance(sock, ThreadSocket) else ThreadSocket(sock)
 
     @staticmethod
     def socket_reader(sock: Any, prefix: bytes = b"") -> Tuple[Callable[[int], bytes], Callable[[], None]]:
@@ -615,90 +515,10 @@ class ThreadingRuntime:
 
     def on_hangup(self, sock: Any, callback: Callable[[], None]) -> Optional[Callable[[], None]]:
         """Call ``callback()`` (with the engine lock) if the peer closes ``sock``; see
-        :class:`_HangupWatcher`. Returns the function that stops watching, or None (TLS)."""
+        :class:`~._threading_io.HangupWatcher`. Returns the function that stops watching, or None (TLS)."""
         if isinstance(sock, ssl.SSLSocket) or not hasattr(sock, "fileno"):
             return None
         return self._hangups.watch(sock, callback)
-
-
-class _HangupWatcher:
-    """One thread watching the connections of parked long-polls for the client leaving.
-
-    A readable socket is peeked at: EOF or a reset calls the callback; data (a
-    pipelined request) ends the watch quietly. The thread (and its wake-up socket
-    pair) exists only while something is watched.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._watched: dict = {}  # fd -> (socket, callback)
-        self._wakeup: Optional[Tuple[Any, Any]] = None
-
-    def watch(self, sock: Any, callback: Callable[[], None]) -> Callable[[], None]:
-        fd = sock.fileno()
-        entry = (sock, callback)
-        with self._lock:
-            self._watched[fd] = entry
-            if self._wakeup is None:
-                self._wakeup = socket.socketpair()
-                self._wakeup[0].setblocking(False)
-                threading.Thread(target=self._run, args=(self._wakeup,), name="siothread-hangups",
-                                 daemon=True).start()
-            else:
-                self._kick()
-
-        def stop() -> None:
-            with self._lock:
-                if self._watched.get(fd) is entry:
-                    del self._watched[fd]
-                    self._kick()
-
-        return stop
-
-    def _kick(self) -> None:
-        """Make the thread look at the watched set again (called with ``_lock`` held)."""
-        if self._wakeup is not None:
-            try:
-                self._wakeup[1].send(b"x")
-            except OSError:  # pragma: no cover - the buffer is full: a wake-up is pending anyway
-                pass
-
-    def _run(self, pair: Tuple[Any, Any]) -> None:
-        reader = pair[0]
-        wakeup = reader.fileno()
-        while True:
-            with self._lock:
-                if not self._watched:
-                    self._wakeup = None
-                    for s in pair:
-                        s.close()
-                    return
-                watched = dict(self._watched)
-            poller = select.poll()
-            poller.register(wakeup, select.POLLIN)
-            for fd in watched:
-                poller.register(fd, select.POLLIN)
-            for fd, _ in poller.poll():
-                if fd == wakeup:
-                    try:
-                        reader.recv(4096)
-                    except OSError:
-                        pass
-                    continue
-                entry = watched[fd]
-                try:
-                    data = entry[0].recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-                except (BlockingIOError, InterruptedError):
-                    continue
-                except OSError:
-                    data = b""
-                with self._lock:
-                    if self._watched.get(fd) is not entry:
-                        continue
-                    del self._watched[fd]
-                if not data:
-                    with _LOCK:
-                        entry[1]()
 
 
 def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
