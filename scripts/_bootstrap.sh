@@ -20,6 +20,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=".venv/.siothread-installed"
 if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    # uWSGI (a server of tests/deploy) is built from source by pip: a C compiler and Python's headers.
+    include="$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+    if { ! command -v gcc >/dev/null || [ ! -f "$include/Python.h" ]; } \
+            && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc python3-dev >/dev/null
+    fi
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q -e ".[dev]"
     touch "$stamp"

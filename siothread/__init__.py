@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 #: public name -> (module, attribute); attribute None means the module itself
 _LAZY = {
     "engine": ("siothread.engine", None),
+    "exceptions": ("siothread.exceptions", None),
     "Server": ("siothread.server", "Server"),
     "Namespace": ("siothread.server", "Namespace"),
     "BroadcastAckResult": ("siothread.server", "BroadcastAckResult"),
@@ -36,10 +37,12 @@ _LAZY = {
     "RedisEmitter": ("siothread.adapters.emitter", "RedisEmitter"),
     "RedisStreamsManager": ("siothread.adapters.redis_streams", "RedisStreamsManager"),
     "WSGIApp": ("siothread.wsgi", "WSGIApp"),
+    "Middleware": ("siothread.wsgi", "Middleware"),
     "serve": ("siothread.serving", "serve"),
     "make_server": ("siothread.serving", "make_server"),
     "Client": ("siothread.client", "Client"),
     "SimpleClient": ("siothread.client", "SimpleClient"),
+    "ClientNamespace": ("siothread.client", "ClientNamespace"),
 }
 
 __all__ = sorted(["errors", "ConnectionRefusedError", "DisconnectedError", "TimeoutError", *_LAZY])
@@ -61,14 +64,14 @@ def __dir__() -> list:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import engine
+    from . import engine, exceptions
     from .adapters import Adapter, BroadcastOptions, MemoryManager
     from .adapters.emitter import RedisEmitter
     from .adapters.redis_pubsub import RedisManager
     from .adapters.redis_sharded import ShardedRedisManager
     from .adapters.redis_streams import RedisStreamsManager
-    from .client import Client, SimpleClient
+    from .client import Client, ClientNamespace, SimpleClient
     from .server import (BroadcastAckResult, BroadcastOperator, HandlerInfo, Namespace, RemoteSocket, Server,
                          reason)
     from .serving import make_server, serve
-    from .wsgi import WSGIApp
+    from .wsgi import Middleware, WSGIApp

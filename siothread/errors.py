@@ -26,6 +26,7 @@ __all__ = [
     "ConnectionError",
     "TimeoutError",
     "DisconnectedError",
+    "BadNamespaceError",
     "AdapterError",
     "QueueFullError",
     "peer_error",
@@ -127,8 +128,19 @@ class LocalProtocolError(ProtocolError):
     """Our side tried to do something the protocol does not allow (a bug or misuse)."""
 
 
-class ConnectionRefusedError(SiothreadError):
+class ConnectionError(SiothreadError):
+    """A client could not connect; ``message`` and ``data`` come from the server when it refused."""
+
+    def __init__(self, message: str = "Connection error", data: Optional[Any] = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+
+
+class ConnectionRefusedError(ConnectionError):
     """Raised by a connect handler or middleware to refuse a Socket.IO connection.
+
+    A :class:`ConnectionError`, as in python-socketio's exception tree.
 
     The client receives a CONNECT_ERROR packet ``{"message": message, "data": data}``
     (Node's ``next(err)`` with ``err.data``). With several positional data
@@ -142,9 +154,7 @@ class ConnectionRefusedError(SiothreadError):
             data = args[1]
         elif len(args) > 2:
             data = list(args[1:])
-        super().__init__(message)
-        self.message = message
-        self.data = data
+        super().__init__(message, data)
 
     def error_args(self) -> dict[str, Any]:
         """The CONNECT_ERROR payload for this refusal."""
@@ -154,21 +164,19 @@ class ConnectionRefusedError(SiothreadError):
         return payload
 
 
-class ConnectionError(SiothreadError):
-    """A client could not connect; ``message`` and ``data`` come from the server when it refused."""
-
-    def __init__(self, message: str = "Connection error", data: Optional[Any] = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.data = data
-
-
 class TimeoutError(SiothreadError):
     """An acknowledgement or a wait did not complete before its deadline."""
 
 
 class DisconnectedError(SiothreadError):
     """The peer went away (or the server shut down) while something waited for it."""
+
+
+class BadNamespaceError(DisconnectedError):
+    """A client emitted to a namespace it is not connected to (python-socketio's name).
+
+    A :class:`DisconnectedError` too, so ``except DisconnectedError`` keeps catching it.
+    """
 
 
 class AdapterError(SiothreadError):

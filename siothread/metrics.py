@@ -62,7 +62,7 @@ except ImportError:  # pragma: no cover - depends on the install
 from .observer import OTHER, EventLabels, Observer, attach, detach
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .server._socket import Socket
+    from .server.socket import Socket
     from .server.middleware import HandlerInfo
     from .server.server import Server
 

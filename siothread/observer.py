@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .server._socket import Socket
+    from .server.socket import Socket
     from .server.server import Server
 
 __all__ = ["Observer", "attach", "detach", "EventLabels", "OTHER"]

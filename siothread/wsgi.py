@@ -14,7 +14,7 @@ import os
 import socket
 from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
-__all__ = ["WSGIApp"]
+__all__ = ["WSGIApp", "Middleware"]
 
 StaticSpec = Union[str, Mapping[str, Any]]
 
@@ -28,11 +28,16 @@ class WSGIApp:
         socketio_path: the mount point, ``"socket.io"`` like every client's default.
         static_files: ``{"/": "index.html", "/static": "dir/"}``; a value may also be
             ``{"filename": ..., "content_type": ...}``. Directories serve files below
-            them only: paths with ``..`` or absolute parts are refused.
+            them only: paths with ``..`` or absolute parts are refused. python-socketio's
+            positional order ``WSGIApp(sio, app, static_files, socketio_path)`` works too.
     """
 
     def __init__(self, server: Any, other_wsgi_app: Optional[Callable[..., Any]] = None,
-                 socketio_path: str = "socket.io", static_files: Optional[Mapping[str, StaticSpec]] = None) -> None:
+                 socketio_path: Any = "socket.io", static_files: Optional[Mapping[str, StaticSpec]] = None) -> None:
+        if not isinstance(socketio_path, str):
+            # python-socketio's positional order: (socketio_app, wsgi_app, static_files, socketio_path)
+            socketio_path, static_files = (static_files if isinstance(static_files, str) else "socket.io",
+                                           socketio_path)
         self.server = server
         self.other_wsgi_app = other_wsgi_app
         path = socketio_path.strip("/")
@@ -102,3 +107,14 @@ class WSGIApp:
         body = b"Not Found"
         start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
         return [body]
+
+
+class Middleware(WSGIApp):
+    """python-socketio's older name for :class:`WSGIApp` (deprecated there, kept for migrations).
+
+    ``Middleware(sio, wsgi_app, socketio_path)``: the same positional order as python-socketio.
+    """
+
+    def __init__(self, socketio_app: Any, wsgi_app: Optional[Callable[..., Any]] = None,
+                 socketio_path: str = "socket.io") -> None:
+        super().__init__(socketio_app, wsgi_app, socketio_path=socketio_path)

@@ -1,9 +1,9 @@
-"""Shared bits of the Python fixtures: arguments and a watchdog that ends the server on its own."""
+"""Shared bits of the Python fixtures: arguments, the handlers, a watchdog that ends the server on its own."""
 import argparse
 import os
+import threading
 import time
-
-import gevent
+from typing import Any
 
 
 def parse_args(description: str, metrics: bool = False) -> argparse.Namespace:
@@ -30,8 +30,29 @@ def start_watchdog(max_seconds: float) -> None:
 
     def watch() -> None:
         while True:
-            gevent.sleep(1.0)
+            time.sleep(1.0)
             if os.getppid() != parent or time.monotonic() > deadline:
                 os._exit(0)
 
-    gevent.spawn(watch)
+    # a thread: a greenlet once gevent patched threading, an OS thread in the threading-mode fixtures
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def add_handlers(sio: Any) -> None:
+    """The benchmark's behaviour, the same for every Python stack (python-socketio's API)."""
+
+    @sio.on("echo")
+    def echo(sid, *args):
+        sio.emit("echo", args, to=sid)
+
+    @sio.on("ack")
+    def ack(sid, *args):
+        return args
+
+    @sio.on("join")
+    def join(sid, *args):
+        sio.enter_room(sid, "bench")
+
+    @sio.on("broadcast")
+    def broadcast(sid, *args):
+        sio.emit("broadcast", args, room="bench")

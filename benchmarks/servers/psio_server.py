@@ -11,29 +11,13 @@ import socketio  # noqa: E402
 from gevent import pywsgi  # noqa: E402
 from geventwebsocket.handler import WebSocketHandler  # noqa: E402
 
-from _common import parse_args, start_watchdog  # noqa: E402
+from _common import add_handlers, parse_args, start_watchdog  # noqa: E402
 
 
 def build(max_buffer: int) -> socketio.WSGIApp:
     sio = socketio.Server(async_mode="gevent", cors_allowed_origins="*",
                           max_http_buffer_size=max_buffer)
-
-    @sio.on("echo")
-    def echo(sid, *args):
-        sio.emit("echo", args, to=sid)
-
-    @sio.on("ack")
-    def ack(sid, *args):
-        return args
-
-    @sio.on("join")
-    def join(sid, *args):
-        sio.enter_room(sid, "bench")
-
-    @sio.on("broadcast")
-    def broadcast(sid, *args):
-        sio.emit("broadcast", args, room="bench")
-
+    add_handlers(sio)
     return socketio.WSGIApp(sio)
 
 

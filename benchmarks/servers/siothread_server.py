@@ -7,29 +7,13 @@ from typing import Any  # noqa: E402
 
 import siothread  # noqa: E402
 
-from _common import parse_args, start_watchdog  # noqa: E402
+from _common import add_handlers, parse_args, start_watchdog  # noqa: E402
 
 
 def build(max_buffer: int, ping_interval: "float | None" = None, metrics: bool = False) -> Any:
     extra = {} if ping_interval is None else {"ping_interval": ping_interval}
     sio = siothread.Server(cors_allowed_origins="*", max_http_buffer_size=max_buffer, **extra)
-
-    @sio.on("echo")
-    def echo(sid, *args):
-        sio.emit("echo", args, to=sid)
-
-    @sio.on("ack")
-    def ack(sid, *args):
-        return args
-
-    @sio.on("join")
-    def join(sid, *args):
-        sio.enter_room(sid, "bench")
-
-    @sio.on("broadcast")
-    def broadcast(sid, *args):
-        sio.emit("broadcast", args, room="bench")
-
+    add_handlers(sio)
     app = siothread.WSGIApp(sio)
     if metrics:
         from siothread.metrics import Metrics

@@ -6,6 +6,7 @@ v5 / Engine.IO v4 server: siothread, Node's ``socket.io`` 4.x, python-socketio.
 """
 from .client import Client
 from .engine import EngineClient, ProtocolConnectionError
+from .namespace import ClientNamespace
 from .simple import SimpleClient
 
-__all__ = ["Client", "SimpleClient", "EngineClient", "ProtocolConnectionError"]
+__all__ = ["Client", "ClientNamespace", "SimpleClient", "EngineClient", "ProtocolConnectionError"]

@@ -31,8 +31,9 @@ import weakref
 from types import FrameType
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from ..errors import ConnectionError, DisconnectedError, RemoteProtocolError, TimeoutError
+from ..errors import BadNamespaceError, ConnectionError, DisconnectedError, RemoteProtocolError, TimeoutError
 from ._backoff import Backoff
+from .namespace import ClientNamespace
 from .engine import DEFAULT_MAX_PAYLOAD, DEFAULT_REQUEST_TIMEOUT, EngineClient, Message
 
 __all__ = ["Client"]
@@ -168,10 +169,10 @@ def _accepts_positional(fn: Handler, count: int) -> bool:
     return True
 
 
-def _make_logger(logger: Union[bool, logging.Logger]) -> logging.Logger:
+def _make_logger(logger: Union[bool, logging.Logger], name: str = "siothread.client") -> logging.Logger:
     if isinstance(logger, logging.Logger):
         return logger
-    log = logging.getLogger("siothread.client")
+    log = logging.getLogger(name)
     if logger:
         log.setLevel(logging.INFO)
         if not log.hasHandlers():
@@ -207,6 +208,12 @@ class Client:
         http_session: a ``requests.Session`` for long-polling (proxies, cookies, certs).
         websocket_extra_options: keyword arguments for ``websocket.WebSocket.connect``.
         max_payload: the largest response body or WebSocket message accepted.
+        engineio_logger: the Engine.IO layer's logger (``siothread.client.engine``):
+            ``True``, ``False`` or a :class:`logging.Logger`, as ``logger``; by
+            default the Engine.IO layer logs through ``logger``.
+        timestamp_requests: accepted for python-socketio compatibility; every
+            polling response carries ``Cache-Control: no-store``, so no cache-busting
+            query parameter is needed.
 
     Raises:
         TypeError: an unknown keyword argument.
@@ -231,6 +238,8 @@ class Client:
         http_session: Any = None,
         websocket_extra_options: Optional[Dict[str, Any]] = None,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
+        engineio_logger: Union[None, bool, logging.Logger] = None,
+        timestamp_requests: bool = True,
     ) -> None:
         if reconnection_attempts < 0:
             raise ValueError("reconnection_attempts must be >= 0")
@@ -241,6 +250,8 @@ class Client:
         self.reconnection_delay_max = reconnection_delay_max
         self.randomization_factor = randomization_factor
         self.logger = _make_logger(logger)
+        self.engineio_logger = (self.logger if engineio_logger is None
+                                else _make_logger(engineio_logger, "siothread.client.engine"))
         self._codec, self._new_decoder, self._encode = _codec(serializer, json, max_payload)
         self.ssl_verify = ssl_verify
         self.request_timeout = request_timeout
@@ -249,6 +260,8 @@ class Client:
         self.max_payload = max_payload
 
         self.handlers: Dict[str, Dict[str, Handler]] = {}
+        #: class-based namespaces by name (:meth:`register_namespace`)
+        self.namespace_handlers: Dict[str, ClientNamespace] = {}
         self.connection_url: Optional[str] = None
         self.connection_headers: Dict[str, str] = {}
         self.connection_auth: Any = None
@@ -307,6 +320,16 @@ class Client:
             return self.on(fn.__name__, *args, **kwargs)(fn)  # type: ignore[no-any-return]
 
         return decorator
+
+    def register_namespace(self, namespace_handler: ClientNamespace) -> None:
+        """Register a class-based :class:`ClientNamespace`; its ``on_<event>`` methods become handlers.
+
+        Handlers registered with :meth:`on` for the same namespace and event take precedence.
+        """
+        if not isinstance(namespace_handler, ClientNamespace):
+            raise ValueError("not a siothread.ClientNamespace instance")
+        namespace_handler._set_client(self)
+        self.namespace_handlers[namespace_handler.namespace] = namespace_handler
 
     # --- connecting ------------------------------------------------------------------
 
@@ -397,7 +420,7 @@ class Client:
         engine = EngineClient(
             on_message, on_disconnect, ssl_verify=self.ssl_verify, max_payload=self.max_payload,
             request_timeout=self.request_timeout, http_session=self.http_session,
-            websocket_options=self.websocket_extra_options, logger=self.logger)
+            websocket_options=self.websocket_extra_options, logger=self.engineio_logger)
         engine_box.append(engine)
         with self._lock:
             if self._disconnect_requested:
@@ -685,6 +708,9 @@ class Client:
                 return table[event], prefix
             if event not in _LIFECYCLE_EVENTS and "*" in table:
                 return table["*"], [event] + prefix
+        ns_obj = self.namespace_handlers.get(namespace)
+        if ns_obj is not None:
+            return ns_obj.handler(event), []
         return None, []
 
     def _trigger(self, event: str, namespace: str, *args: Any) -> Any:
@@ -752,7 +778,7 @@ class Client:
         with self._lock:
             ns = self._namespaces.get(name)
             if ns is None or not ns.connected:
-                raise DisconnectedError(f"{name} is not a connected namespace")
+                raise BadNamespaceError(f"{name} is not a connected namespace")
             ack_id: Optional[int] = None
             if callback is not None or waiter is not None:
                 ack_id = next(self._ack_ids)
@@ -807,6 +833,14 @@ class Client:
     def sleep(self, seconds: float = 0) -> None:
         """Sleep in a way that lets the client's threads (or greenlets) run."""
         threading.Event().wait(seconds)
+
+    def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> threading.Thread:
+        """Run ``target(*args, **kwargs)`` in a daemon thread (a greenlet once gevent patched
+        threading); returns the started thread, whose ``join()`` waits for it."""
+        t = threading.Thread(target=target, args=args, kwargs=kwargs, daemon=True,
+                             name="siothread-client-task")
+        t.start()
+        return t
 
     def disconnect(self) -> None:
         """Leave every namespace and close the connection; stops reconnecting. Idempotent."""

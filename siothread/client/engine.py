@@ -515,8 +515,8 @@ class EngineClient:
         watchdog.daemon = True
         watchdog.start()
         try:
-            ws.connect(url, header=[f"{k}: {v}" for k, v in headers.items()],
-                       timeout=self.request_timeout, **options)
+            options.setdefault("timeout", self.request_timeout)  # the application's value wins
+            ws.connect(url, header=[f"{k}: {v}" for k, v in headers.items()], **options)
         except websocket.WebSocketBadStatusException as exc:
             raise ConnectionError(f"WebSocket handshake refused with status {exc.status_code}",
                                   _json_or_none(exc.resp_body)) from exc

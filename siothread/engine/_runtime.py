@@ -18,6 +18,8 @@ import gevent.queue
 import gevent.socket
 from gevent import Greenlet
 from gevent.hub import Waiter
+from gevent.monkey import get_original
+from greenlet import getcurrent as _getcurrent
 
 __all__ = ["Runtime", "TimerHandle", "Parking", "WriteBatch", "RUNTIME", "Greenlet"]
 
@@ -38,6 +40,8 @@ class _Greenlet(Greenlet):
 
 _spawn = _Greenlet.spawn
 _PlainSocket = gevent.socket.socket
+#: the standard library's socket class, even after monkey-patching
+_StdSocket = get_original("socket", "socket")
 
 
 class TimerHandle:
@@ -165,6 +169,8 @@ def raw_socket(gsock: Any) -> Any:
 class Runtime:
     """gevent primitives behind one object; subclass to fake the clock in tests."""
 
+    #: the ``async_mode`` this runtime serves (:mod:`siothread.engine.modes`)
+    mode = "gevent"
     Parking = Parking
 
     Event = gevent.event.Event
@@ -175,6 +181,46 @@ class Runtime:
     RLock = gevent.lock.RLock
     Timeout = gevent.Timeout
     GreenletExit = gevent.GreenletExit
+
+    @staticmethod
+    def cannot_serve() -> Optional[str]:
+        """Why the calling request cannot be served in gevent mode, or None (the common case).
+
+        A request that runs in a greenlet below a hub (gevent's servers; any server's
+        threads once gevent patched ``threading``) is fine. One that runs on an OS
+        thread of a server gevent does not drive would block on a hub of its own that
+        nothing else wakes: a long-poll never returns.
+        """
+        if _getcurrent().parent is not None:
+            return None
+        from gevent import monkey
+
+        if monkey.is_module_patched("socket"):
+            return None
+        return ("async_mode='gevent' but the WSGI server calls the application from OS threads gevent "
+                "does not drive (Werkzeug's threaded server, waitress, gunicorn gthread, uWSGI --threads, ...); "
+                "long-polling would hang, so requests are refused with 500. Fix: build the Server with "
+                "async_mode='threading' (async_mode=None picks it when gevent has not monkey-patched the "
+                "process), or serve with gevent: `python -m siothread module:app`, gunicorn -k gevent, "
+                "or gevent.monkey.patch_all() before anything else is imported")
+
+    @staticmethod
+    def guard(obj: Any, names: Any) -> None:
+        """Make the named methods safe to call from any thread: nothing to do on one hub.
+        (The threading runtime takes its engine lock there.)"""
+
+    @staticmethod
+    def app_code(fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Application code as the runtime runs it: unchanged here (the threading runtime
+        releases its engine lock around it)."""
+        return fn
+
+    @staticmethod
+    def wrap_socket(sock: Any) -> Any:
+        """A handed-over connection, ready for the WebSocket transport: a gevent socket."""
+        if type(sock) is _StdSocket:  # uWSGI's connection without monkey-patching
+            return gevent.socket.socket(fileno=sock.detach())
+        return sock
 
     @staticmethod
     def spawn(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Greenlet:

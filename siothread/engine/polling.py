@@ -116,7 +116,7 @@ def _watch_hangup(owner: "SessionOwner", environ: dict, session: Session, gone: 
         gone.append(True)
         session.wake_poll()
 
-    sock = environ.get("gunicorn.socket")
+    sock = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
     if sock is None:
         watch = getattr(environ.get("wsgi.input"), "on_hangup", None)
         if watch is not None:

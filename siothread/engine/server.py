@@ -15,18 +15,23 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 from ..errors import CloseCode, EngineErrorCode, RemoteProtocolError
 from ..protocol.engineio import SEPARATOR, Packet, PacketType, decode_ws_text, open_packet_data
 from . import polling
-from ._runtime import RUNTIME, Runtime
+from ._runtime import Runtime
 from .config import EngineConfig
+from .diagnostics import NO_HANDOVER, Diagnostics
+from .modes import select_runtime
 from .http import cors_headers, error_response, origin_allowed, parse_query, preflight_headers
 from .prepared import Prepared
 from .session import Reason, Session, State
 from .websocket import WebSocketConnection
-from .ws_accept import Acceptor, TakeoverAcceptor, find_acceptor
+from .ws_accept import Acceptor, TakeoverAcceptor, can_hand_over, find_acceptor
 
 __all__ = ["Server", "Reason"]
 
 Handler = Callable[..., Any]
 _EVENTS = ("connect", "message", "disconnect", "overflow")
+#: entry points callable from any thread (the threading runtime guards them)
+_THREAD_SAFE_API = ("handle_request", "send", "prepare", "send_prepared", "disconnect", "transport",
+                    "is_connected", "environ", "queued", "heard_from", "stop_accepting", "shutdown")
 
 
 class Server:
@@ -38,7 +43,10 @@ class Server:
     those are for sessions and transports, not for applications.
 
     Options are those of :class:`~siothread.engine.config.EngineConfig`; an
-    unknown keyword raises ``TypeError``.
+    unknown keyword raises ``TypeError``. ``async_mode`` chooses the concurrency
+    runtime (:mod:`siothread.engine.modes`; ``self.async_mode`` says which);
+    ``monitor_clients`` is accepted for python-engineio compatibility and has no
+    effect: every session has its own heartbeat timer, there is no monitor task.
 
     Handlers (``@eio.on(name)``):
         ``connect(sid, environ)``: return False to refuse the session.
@@ -48,10 +56,12 @@ class Server:
         ``overflow(sid, policy)``: the session's outbound queue overflowed.
     """
 
-    def __init__(self, *, runtime: Optional[Runtime] = None, **options: Any) -> None:
+    def __init__(self, *, runtime: Optional[Runtime] = None, async_mode: Optional[str] = None,
+                 monitor_clients: Optional[bool] = None, **options: Any) -> None:
         self.config = EngineConfig.from_kwargs(**options)
-        self.runtime = runtime or RUNTIME
+        self.async_mode, self.runtime = select_runtime(async_mode, runtime)
         self.logger = self.config.logger
+        self._diag = Diagnostics(self.logger)
         self.debug = self.logger.isEnabledFor(logging.DEBUG)
         self.sessions: Dict[str, Session] = {}
         #: polling sessions closed by the server while no GET was parked: what they still owe
@@ -65,6 +75,7 @@ class Server:
         self._ws_idle.set()
         #: watchers told of refused handshakes, upgrades and overflows (:class:`siothread.observer.Observer`)
         self.observers: List[Any] = []
+        self.runtime.guard(self, _THREAD_SAFE_API)
 
     # -- handlers -----------------------------------------------------------------
     def on(self, event: str, handler: Optional[Handler] = None) -> Any:
@@ -195,9 +206,16 @@ class Server:
     def handle_request(self, environ: dict, start_response: Callable[..., Any]) -> Any:
         """The WSGI entry point for requests under the Engine.IO path."""
         cfg = self.config
+        problem = self.runtime.cannot_serve()
+        if problem is not None:
+            self._diag.once("cannot-serve", problem)
+            return error_response(start_response, EngineErrorCode.BAD_REQUEST, 500, None,
+                                  "async_mode does not match the WSGI server")
         method = environ.get("REQUEST_METHOD", "GET")
         query = parse_query(environ)
         allowed = origin_allowed(environ, cfg)
+        if not allowed:
+            self._diag.refused_origin(environ["HTTP_ORIGIN"])
         if method == "OPTIONS":
             if not allowed:
                 return error_response(start_response, EngineErrorCode.FORBIDDEN, 403)
@@ -277,7 +295,8 @@ class Server:
     def _open_segment(self, session: Session, transport: str) -> str:
         cfg = self.config
         upgrades: List[str] = []
-        if transport == "polling" and cfg.allow_upgrades and "websocket" in cfg.transports:
+        if (transport == "polling" and cfg.allow_upgrades and "websocket" in cfg.transports
+                and can_hand_over(session.environ)):
             upgrades = ["websocket"]
         return "0" + open_packet_data(session.sid, upgrades, cfg.ping_interval, cfg.ping_timeout,
                                       cfg.max_http_buffer_size)
@@ -332,8 +351,9 @@ class Server:
     # -- WebSocket ----------------------------------------------------------------
     def _handle_websocket(self, environ: dict, start_response: Callable[..., Any], sid: Optional[str],
                           origin_ok: bool) -> Any:
-        acceptor = find_acceptor(environ)
+        acceptor = find_acceptor(environ, start_response)
         if acceptor is None:
+            self._diag.once("no-handover", NO_HANDOVER)
             return error_response(start_response, EngineErrorCode.BAD_REQUEST)
         if isinstance(acceptor, TakeoverAcceptor):
             try:

@@ -10,13 +10,24 @@ Three ways a WebSocket request reaches the engine:
    ``environ['siothread.takeover']``: we validate the request, apply the Origin
    policy *before* upgrading (a refused origin gets an HTTP 403), write the 101
    ourselves (with permessage-deflate when enabled) and own the socket.
-3. gunicorn's stock ``-k gevent`` worker exposes ``environ['gunicorn.socket']``:
+3. gunicorn (``-k gevent`` or ``-k gthread``) exposes ``environ['gunicorn.socket']``:
    the same as 2; afterwards ``StopIteration`` tells gunicorn the connection
    was handled (the convention python-engineio uses too).
+4. Werkzeug's dev server exposes ``environ['werkzeug.socket']``: the same as 2;
+   afterwards the connection is shut down and Werkzeug's own (empty) response
+   goes nowhere.
+5. uWSGI hands over its connection's descriptor (``uwsgi.connection_fd()``):
+   the same as 2 on a duplicate of it; afterwards ``uwsgi.disconnect()``.
+
+The runtime turns the handed-over socket into what the WebSocket transport
+reads and writes (``runtime.wrap_socket``: a gevent socket, or a non-blocking
+socket read without the threading runtime's lock).
 """
 from __future__ import annotations
 
 import abc
+import os
+import sys
 from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple
 
 from ..protocol import websocket as wsproto
@@ -25,7 +36,7 @@ from .websocket import WebSocketConnection
 if TYPE_CHECKING:  # pragma: no cover
     from .owner import SessionOwner
 
-__all__ = ["Acceptor", "find_acceptor"]
+__all__ = ["Acceptor", "find_acceptor", "can_hand_over"]
 
 
 def _request_headers(environ: dict) -> dict:
@@ -98,8 +109,10 @@ class GeventWebSocketAcceptor(Acceptor):
 class TakeoverAcceptor(Acceptor):
     """Modes 2 and 3: we own the handshake."""
 
-    def __init__(self, environ: dict, get_socket: Callable[[], Tuple[Any, Any]], mode: str) -> None:
+    def __init__(self, environ: dict, get_socket: Callable[[], Tuple[Any, Any]], mode: str,
+                 start_response: Optional[Callable[..., Any]] = None) -> None:
         super().__init__(environ)
+        self._start_response = start_response
         self._get_socket = get_socket
         self.mode = mode
         self.key: Optional[str] = None
@@ -125,6 +138,7 @@ class TakeoverAcceptor(Acceptor):
                 if negotiated is not None:
                     extensions, deflate = negotiated
         gsock, rfile = self._get_socket()
+        gsock = server.runtime.wrap_socket(gsock)
         # The session keeps the environ (and the session's greenlet this acceptor): neither may
         # keep the request's handler and its reader objects alive for the connection's life.
         self._get_socket = _taken
@@ -146,10 +160,22 @@ class TakeoverAcceptor(Acceptor):
         return WebSocketConnection(owner, gsock, prefix, deflate=deflate)
 
     def done(self, conn: Optional[WebSocketConnection]) -> Any:
+        if self.mode == "werkzeug":
+            # Werkzeug closes its socket itself after the application returned; the
+            # response it writes then meets a shut-down socket, which it ignores.
+            if conn is not None:
+                conn._shutdown()
+                restore = getattr(conn._gsock, "restore_blocking", None)
+                if restore is not None:
+                    restore()
+            self._start_response("200 OK", [("Content-Length", "0")])
+            return []
         if conn is not None:
             conn.finish()
         if self.mode == "gunicorn":
             raise StopIteration()
+        if self.mode == "uwsgi":
+            sys.modules["uwsgi"].disconnect()
         return []
 
 
@@ -192,7 +218,15 @@ def drain_buffered(gsock: Any, rfile: Any) -> bytes:
     return bytes(data or b"")
 
 
-def find_acceptor(environ: dict) -> Optional[Acceptor]:
+def _uwsgi_socket() -> Tuple[Any, Any]:
+    """A socket on a duplicate of uWSGI's connection descriptor (uWSGI keeps and closes its own)."""
+    import socket
+
+    fd = sys.modules["uwsgi"].connection_fd()
+    return socket.socket(fileno=os.dup(fd)), None
+
+
+def find_acceptor(environ: dict, start_response: Optional[Callable[..., Any]] = None) -> Optional[Acceptor]:
     """The acceptor for this server, or None when the server cannot carry WebSockets."""
     if environ.get("wsgi.websocket") is not None:
         return GeventWebSocketAcceptor(environ)
@@ -202,5 +236,28 @@ def find_acceptor(environ: dict) -> Optional[Acceptor]:
     gsock = environ.get("gunicorn.socket")
     if gsock is not None:
         return TakeoverAcceptor(environ, lambda: (gsock, None), "gunicorn")
+    wsock = environ.get("werkzeug.socket")
+    if wsock is not None:
+        return TakeoverAcceptor(environ, lambda: (wsock, None), "werkzeug", start_response)
+    if "uwsgi.version" in environ and hasattr(sys.modules.get("uwsgi"), "connection_fd"):
+        return TakeoverAcceptor(environ, _uwsgi_socket, "uwsgi")
     return None
 
+
+
+#: environ keys of the servers that hand a connection over (read by :func:`find_acceptor`)
+_HANDOVER_KEYS = ("wsgi.websocket", "siothread.takeover", "gunicorn.socket", "werkzeug.socket", "uwsgi.version")
+
+
+def can_hand_over(environ: dict) -> bool:
+    """Whether the server of this (polling) request could carry a WebSocket later.
+
+    The handshake offers the upgrade only then: waitress, mod_wsgi or wsgiref cannot
+    give the application the connection, and a client that tried would only get a 400.
+    gevent's pywsgi counts: with gevent-websocket's handler it sets ``wsgi.websocket``
+    on upgrade requests only.
+    """
+    for key in _HANDOVER_KEYS:
+        if key in environ:
+            return True
+    return str(environ.get("SERVER_SOFTWARE", "")).startswith("gevent")

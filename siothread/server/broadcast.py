@@ -292,8 +292,7 @@ class BroadcastOperator:
         ``callback(result)`` receives a :class:`BroadcastAckResult` when all
         recipients acknowledged or left, or when the timeout passed.
         """
-        self._server._broadcaster.broadcast(self._namespace, event, list(args), self._opts(), callback,
-                                             self._timeout)
+        self._server._broadcast(self._namespace, event, list(args), self._opts(), callback, self._timeout)
 
     def send(self, data: Any, callback: Optional[Callable[[BroadcastAckResult], Any]] = None) -> None:
         self.emit("message", data, callback=callback)

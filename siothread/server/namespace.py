@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict, List, Optional, Union
 
+from .._handler_methods import on_methods
+
 if TYPE_CHECKING:  # pragma: no cover
     from .server import Server
 
@@ -39,14 +41,8 @@ class Namespace:
     # -- registration (called by Server.register_namespace) -----------------
     def _set_server(self, server: "Server") -> Dict[str, Callable[..., Any]]:
         self.server = server
-        handlers: Dict[str, Callable[..., Any]] = {}
-        for name in dir(type(self)):
-            if name.startswith("on_") and len(name) > 3:
-                member = getattr(self, name)
-                if callable(member):
-                    handlers[name[3:]] = member
-        self._handlers = handlers
-        return handlers
+        self._handlers = on_methods(self)
+        return self._handlers
 
     def _overrides_trigger(self) -> bool:
         return type(self).trigger_event is not Namespace.trigger_event

@@ -41,6 +41,7 @@ from ._registry import NamespaceKey, Registry
 from .acks import BroadcastAckResult
 from .broadcast import Broadcaster, BroadcastOperator, RemoteSocket, _AdapterHost
 from .client import Client
+from .compat import PythonSocketIOAttributes
 from .middleware import AfterHook, AroundHook
 from .namespace import Namespace
 from .options import check_options, make_serializer, recovery_options
@@ -63,7 +64,14 @@ Data = Any
 Target = Union[None, str, List[str], Tuple[str, ...], Set[str]]
 
 
-class Server:
+#: entry points the application may call from any thread (the threading runtime guards them)
+_THREAD_SAFE_API = ("emit", "send", "call", "enter_room", "leave_room", "close_room", "rooms", "get_session",
+                    "save_session", "disconnect", "transport", "get_environ", "fetch_sockets", "sockets_join",
+                    "sockets_leave", "disconnect_sockets", "server_side_emit", "is_recovered", "handle_request",
+                    "shutdown", "instrument", "_broadcast", "call_broadcast")
+
+
+class Server(PythonSocketIOAttributes):
     """A Socket.IO v5 server. Serve it with ``siothread.WSGIApp(sio)``.
 
     Args (Socket.IO layer; every other keyword goes to
@@ -195,6 +203,8 @@ class Server:
         self._deferred: Dict[Socket, Tuple[Client, Any, int]] = {}  # previous socket -> CONNECT waiting for it
         if recovery is not None:
             self.manager.enable_recovery(recovery)
+        self.runtime.guard(self, _THREAD_SAFE_API)
+        self.runtime.guard(self.manager, [n for n in dir(type(self.manager)) if not n.startswith("_")])
 
     # ------------------------------------------------------------- registration
     def on(self, event: str, handler: Optional[Callable[..., Any]] = None,
@@ -214,7 +224,7 @@ class Server:
         key: NamespaceKey = namespace if namespace is not None else "/"
 
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-            self._registry.handler_set(key).set_handler(event, fn)
+            self._registry.handler_set(key).set_handler(event, self.runtime.app_code(fn))
             return fn
 
         return register if handler is None else register(handler)
@@ -234,15 +244,16 @@ class Server:
         """Register a class-based :class:`Namespace` instance."""
         if not isinstance(namespace_handler, Namespace):
             raise ValueError("not a siothread.server.Namespace instance")
-        handlers = namespace_handler._set_server(self)
-        trigger = namespace_handler.trigger_event if namespace_handler._overrides_trigger() else None
+        app_code = self.runtime.app_code
+        handlers = {event: app_code(fn) for event, fn in namespace_handler._set_server(self).items()}
+        trigger = app_code(namespace_handler.trigger_event) if namespace_handler._overrides_trigger() else None
         hs = self._registry.handler_set(namespace_handler.namespace)
         hs.set_namespace_object(namespace_handler, handlers, trigger)
 
     def use(self, fn: Optional[Callable[..., Any]] = None, namespace: Optional[NamespaceKey] = None) -> Any:
         """Add connect-time middleware ``fn(sid, environ, auth)`` (see :mod:`.middleware`)."""
         def register(f: Callable[..., Any]) -> Callable[..., Any]:
-            self._registry.add_connect_middleware(namespace, f)
+            self._registry.add_connect_middleware(namespace, self.runtime.app_code(f))
             return f
 
         return register if fn is None else register(fn)
@@ -250,20 +261,20 @@ class Server:
     def use_event(self, fn: Optional[Callable[..., Any]] = None, namespace: Optional[NamespaceKey] = None) -> Any:
         """Add per-event middleware ``fn(sid, event, args)`` (see :mod:`.middleware`)."""
         def register(f: Callable[..., Any]) -> Callable[..., Any]:
-            self._registry.add_event_middleware(namespace, f)
+            self._registry.add_event_middleware(namespace, self.runtime.app_code(f))
             return f
 
         return register if fn is None else register(fn)
 
     def around(self, fn: AroundHook) -> AroundHook:
         """Wrap every handler: ``fn(call, info)`` must return ``call()``'s result (or a replacement)."""
-        self._around.append(fn)
+        self._around.append(self.runtime.app_code(fn))
         self._hooked = True
         return fn
 
     def after_event(self, fn: AfterHook) -> AfterHook:
         """Run ``fn(info, error)`` after every handler, whether it returned or raised."""
-        self._after.append(fn)
+        self._after.append(self.runtime.app_code(fn))
         self._hooked = True
         return fn
 
@@ -272,7 +283,7 @@ class Server:
 
         It runs synchronously in the emitting greenlet, once per recipient; keep it short.
         """
-        self._outgoing.append(fn)
+        self._outgoing.append(self.runtime.app_code(fn))
         return fn
 
     def on_server_event(self, event: str, handler: Optional[Callable[..., Any]] = None,
@@ -284,7 +295,7 @@ class Server:
         ns = namespace or "/"
 
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-            self._server_handlers[(ns, event)] = fn
+            self._server_handlers[(ns, event)] = self.runtime.app_code(fn)
             return fn
 
         return register if handler is None else register(handler)
@@ -403,7 +414,7 @@ class Server:
         self.logger.error("error in an ack callback", exc_info=exc)
 
     def _spawn_task(self, fn: Callable[..., Any], *args: Any) -> Any:
-        task = self.runtime.spawn(fn, *args)
+        task = self.runtime.spawn(self.runtime.app_code(fn), *args)
         self._tasks.add(task)
         task.rawlink(self._tasks.discard)
         return task
@@ -441,6 +452,12 @@ class Server:
         if type(target) is str and len(result) == 0:
             raise DisconnectedError(f"no connected client matches {target!r}")
         return result
+
+    def _broadcast(self, namespace: str, event: str, args: List[Any], opts: BroadcastOptions,
+                  callback: Optional[Callable[[BroadcastAckResult], Any]] = None,
+                  timeout: Optional[float] = None) -> None:
+        """Broadcast ``event`` (used by :class:`BroadcastOperator`; with ``callback``, gather the acks)."""
+        self._broadcaster.broadcast(namespace, event, args, opts, callback, timeout)
 
     def call_broadcast(self, namespace: str, event: str, args: List[Any], opts: BroadcastOptions,
                        timeout: Optional[float]) -> BroadcastAckResult:
@@ -566,7 +583,7 @@ class Server:
     # ---------------------------------------------------------------- runtime
     def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``target`` in a greenlet the server owns (``shutdown`` ends it at the latest)."""
-        task = self.runtime.spawn(target, *args, **kwargs)
+        task = self.runtime.spawn(self.runtime.app_code(target), *args, **kwargs)
         self._tasks.add(task)
         task.rawlink(self._tasks.discard)
         return task

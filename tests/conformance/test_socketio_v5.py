@@ -16,6 +16,7 @@ import websocket
 
 import siothread
 from siothread.server import Server
+from threaded_wsgi import WerkzeugServer
 
 PING_INTERVAL = 0.3
 PING_TIMEOUT = 0.2
@@ -23,11 +24,14 @@ CONNECT_TIMEOUT = 1.0
 
 
 class Suite:
-    def __init__(self) -> None:
-        self.sio = Server(ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT, connect_timeout=CONNECT_TIMEOUT)
+    def __init__(self, mode: str) -> None:
+        self.sio = Server(async_mode=mode, ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT,
+                          connect_timeout=CONNECT_TIMEOUT)
         for ns in ("/", "/custom"):
             self._register(ns)
-        self.wsgi = siothread.make_server(siothread.WSGIApp(self.sio), "127.0.0.1", 0)
+        app = siothread.WSGIApp(self.sio)
+        # threading mode: Werkzeug's threaded server (greenlets here, OS threads in tests/deploy)
+        self.wsgi = siothread.make_server(app, "127.0.0.1", 0) if mode == "gevent" else WerkzeugServer(app)
         self.wsgi.start()
         self.url = f"ws://127.0.0.1:{self.wsgi.server_port}/socket.io/?EIO=4&transport=websocket"
 
@@ -51,9 +55,9 @@ class Suite:
         self.wsgi.stop(timeout=2)
 
 
-@pytest.fixture
-def suite() -> Iterator[Suite]:
-    s = Suite()
+@pytest.fixture(params=["gevent", "threading"])
+def suite(request: pytest.FixtureRequest) -> Iterator[Suite]:
+    s = Suite(str(request.param))
     yield s
     s.close()
 

@@ -5,6 +5,9 @@ of :mod:`tests.support.engine_harness` and returns its
 :class:`~tests.support.engine_harness.EngineHarness` with the recorded events;
 ``suite_server`` is configured like the official v4 test suite expects;
 ``ws_handler`` runs a test under each pywsgi handler that can carry WebSockets.
+``handler="werkzeug"`` builds the server with ``async_mode='threading'`` and serves it with
+Werkzeug's threaded server (in this monkey-patched process Werkzeug's threads are greenlets;
+the deploy tests run it on OS threads).
 Everything started is stopped at teardown.
 """
 from __future__ import annotations
@@ -39,13 +42,13 @@ def engine_server() -> Iterator[Callable[..., EngineHarness]]:
         h.close()
 
 
-@pytest.fixture
-def suite_server(engine_server: Callable[..., EngineHarness]) -> EngineHarness:
-    """The server configured like the official v4 test suite expects."""
-    return engine_server(**SUITE_OPTIONS)
+@pytest.fixture(params=["siothread", "werkzeug"])
+def suite_server(request: pytest.FixtureRequest, engine_server: Callable[..., EngineHarness]) -> EngineHarness:
+    """The server configured like the official v4 test suite expects, in gevent and threading mode."""
+    return engine_server(str(request.param), **SUITE_OPTIONS)
 
 
-@pytest.fixture(params=["siothread", "geventwebsocket"])
+@pytest.fixture(params=["siothread", "geventwebsocket", "werkzeug"])
 def ws_handler(request: pytest.FixtureRequest) -> str:
-    """Each pywsgi handler that can carry WebSockets."""
+    """Each server that can carry WebSockets (Werkzeug: the threading runtime)."""
     return str(request.param)

@@ -1,18 +1,12 @@
 // Drives the chat example in headless Chromium: join, say something, wait for the upgrade.
 // Usage: node browser_chat.js <url> <name> <text> [screenshot.png]
 // Prints {"log": [...], "status": "..."} as JSON.
-const { chromium } = require("playwright-core");
+const { launch } = require("./chromium");
 
 const [url, name, text, screenshot] = process.argv.slice(2);
 
 (async () => {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-    args: [
-      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-  });
+  const browser = await launch();
   try {
     const page = await browser.newPage();
     await page.goto(url);

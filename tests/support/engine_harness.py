@@ -120,8 +120,12 @@ class EngineHarness:
 def start_engine(handler: str = "siothread", header_timeout: float = 10.0, idle_timeout: float = 30.0,
                  **options: Any) -> EngineHarness:
     """Start an echo server; ``options`` go to :class:`siothread.engine.Server`,
-    ``header_timeout`` / ``idle_timeout`` to :func:`siothread.make_server`."""
-    eio = Server(**options)
+    ``header_timeout`` / ``idle_timeout`` to :func:`siothread.make_server`.
+
+    ``handler``: ``"siothread"`` (:func:`siothread.make_server`), ``"geventwebsocket"``
+    (pywsgi with gevent-websocket's handler) or ``"werkzeug"`` (``async_mode='threading'``
+    on Werkzeug's threaded server)."""
+    eio = Server(async_mode="threading" if handler == "werkzeug" else None, **options)
     app = siothread.WSGIApp(eio, socketio_path=PATH)
     if handler == "siothread":
         wsgi_server = siothread.make_server(app, "127.0.0.1", 0, header_timeout=header_timeout,
@@ -131,6 +135,10 @@ def start_engine(handler: str = "siothread", header_timeout: float = 10.0, idle_
         from geventwebsocket.handler import WebSocketHandler
 
         wsgi_server = pywsgi.WSGIServer(("127.0.0.1", 0), app, handler_class=WebSocketHandler, log=None)
+    elif handler == "werkzeug":  # the threading runtime on Werkzeug's threaded server
+        from threaded_wsgi import WerkzeugServer
+
+        wsgi_server = WerkzeugServer(app)
     else:  # pragma: no cover
         raise ValueError(handler)
     wsgi_server.start()
