@@ -82,7 +82,8 @@ class Session:
     __slots__ = (
         "sid", "server", "environ", "transport", "state", "ws", "reason",
         "_pending", "_pending_bytes", "_poll_parking", "poll_active", "post_active",
-        "_ping_timer", "_pong_timer", "_closed_event", "upgrade_ws", "overflowed", "heard", "__weakref__",
+        "_ping_timer", "_pong_timer", "_pong_deadline", "_closed_event", "upgrade_ws", "overflowed", "heard",
+        "__weakref__",
     )
 
     def __init__(self, server: "Server", sid: str, environ: dict, transport: str) -> None:
@@ -104,6 +105,8 @@ class Session:
         self.post_active = False
         self._ping_timer: Any = None
         self._pong_timer: Any = None
+        #: when the awaited PONG is due (monotonic), while ``_pong_timer`` is armed
+        self._pong_deadline = 0.0
         self._closed_event = rt.Event()
         #: an overflow was reported and the backlog has not drained since (one report per episode)
         self.overflowed = False
@@ -206,9 +209,19 @@ class Session:
     def _await_pong(self) -> None:
         self.heard = False
         cfg = self.server.config
-        self._pong_timer = self.server.runtime.call_later_in_loop(
-            cfg.ping_timeout + cfg.ping_grace, self._pong_missing
-        )
+        wait = cfg.ping_timeout + cfg.ping_grace
+        self._pong_deadline = self.server.runtime.monotonic() + wait
+        self._pong_timer = self.server.runtime.call_later_in_loop(wait, self._pong_missing)
+
+    def pong_overdue(self) -> bool:
+        """The PONG deadline has passed with nothing heard, though its timer has not run yet.
+
+        A request that arrives in that window (a busy event loop runs timers late) is
+        answered as if the timer had run: the session timed out (conformance "closes the
+        session upon ping timeout" polls right at the deadline).
+        """
+        return (self._pong_timer is not None and not self.heard
+                and self.server.runtime.monotonic() >= self._pong_deadline)
 
     def _pong_missing(self) -> None:
         self._pong_timer = None
@@ -273,8 +286,11 @@ class Session:
             if notify_peer:
                 # A pending (or the next) GET receives what was queued plus CLOSE.
                 self._pending.append("1")
-                if not self.poll_active and reason not in _PEER_GONE:
-                    self.server._hold_for_last_poll(self)
+            if not self.poll_active and reason not in _PEER_GONE:
+                # No GET parked: the client's next GET still gets its answer (what was queued
+                # plus CLOSE, or a NOOP when the client sent the CLOSE: its GET and its POST
+                # "1" race, and the GET may arrive second; conformance "forcefully closes").
+                self.server._hold_for_last_poll(self)
             self._poll_parking.wake()
         if upgrade_ws is not None:
             upgrade_ws.abort()

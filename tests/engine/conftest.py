@@ -5,7 +5,8 @@ serving an echo :class:`siothread.engine.Server` at ``/engine.io/`` and returns
 an :class:`EngineHarness` with the recorded events. ``handler="siothread"``
 (the default) runs :func:`siothread.make_server`; ``handler="geventwebsocket"``
 runs gevent's ``pywsgi.WSGIServer`` with gevent-websocket's
-``WebSocketHandler``. Everything started is stopped at teardown.
+``WebSocketHandler``; ``suite_server`` runs on each. Everything started is stopped
+at teardown.
 """
 from __future__ import annotations
 
@@ -155,13 +156,14 @@ def engine_server() -> Iterator[Callable[..., EngineHarness]]:
         h.close()
 
 
-@pytest.fixture
-def suite_server(engine_server: Callable[..., EngineHarness]) -> EngineHarness:
-    """The server configured like the official v4 test suite expects."""
-    return engine_server(**SUITE_OPTIONS)
-
-
 @pytest.fixture(params=["siothread", "geventwebsocket"])
 def ws_handler(request: pytest.FixtureRequest) -> str:
     """Each pywsgi handler that can carry WebSockets."""
     return str(request.param)
+
+
+@pytest.fixture
+def suite_server(engine_server: Callable[..., EngineHarness], ws_handler: str) -> EngineHarness:
+    """The server configured like the official v4 test suite expects, under siothread's
+    own server and under pywsgi with gevent-websocket's handler."""
+    return engine_server(ws_handler, **SUITE_OPTIONS)
