@@ -105,7 +105,7 @@ class Session:
         self.post_active = False
         self._ping_timer: Any = None
         self._pong_timer: Any = None
-        #: when the awaited PONG is due (monotonic), while ``_pong_timer`` is armed
+        #: when the next PONG is due (monotonic); checked by requests while ``_pong_timer`` is armed
         self._pong_deadline = 0.0
         self._closed_event = rt.Event()
         #: an overflow was reported and the backlog has not drained since (one report per episode)
@@ -192,8 +192,12 @@ class Session:
     def _schedule_ping(self) -> None:
         if self.state is State.CLOSED:
             return
-        self._ping_timer = self.server.runtime.call_later_in_loop(self.server.config.ping_interval,
-                                                                  self._send_ping)
+        cfg = self.server.config
+        # The PONG is due ping_timeout after the PING is due, however late a busy loop sends it
+        # (the client counts from the handshake or its last PONG, as the suite does).
+        due = cfg.ping_interval + cfg.ping_timeout + cfg.ping_grace
+        self._pong_deadline = self.server.runtime.monotonic() + due
+        self._ping_timer = self.server.runtime.call_later_in_loop(cfg.ping_interval, self._send_ping)
 
     def _send_ping(self) -> None:
         # Runs in the event loop: must not block, must not raise.
@@ -209,9 +213,9 @@ class Session:
     def _await_pong(self) -> None:
         self.heard = False
         cfg = self.server.config
-        wait = cfg.ping_timeout + cfg.ping_grace
-        self._pong_deadline = self.server.runtime.monotonic() + wait
-        self._pong_timer = self.server.runtime.call_later_in_loop(wait, self._pong_missing)
+        self._pong_timer = self.server.runtime.call_later_in_loop(
+            cfg.ping_timeout + cfg.ping_grace, self._pong_missing
+        )
 
     def pong_overdue(self) -> bool:
         """The PONG deadline has passed with nothing heard, though its timer has not run yet.
@@ -230,6 +234,8 @@ class Session:
             # queued behind what it sent (a burst of events we are still working through).
             # Node's engine.io does the same (socket.ts checkPingTimeout).
             self._await_pong()
+            cfg = self.server.config
+            self._pong_deadline = self.server.runtime.monotonic() + cfg.ping_timeout + cfg.ping_grace
             return
         if not self.closed:
             # Closing runs the application's disconnect handler: give it a greenlet.
