@@ -19,6 +19,25 @@ __all__ = ["WSGIApp", "Middleware"]
 StaticSpec = Union[str, Mapping[str, Any]]
 
 
+def _echo_close(start_response: Callable[..., Any]) -> Callable[..., Any]:
+    """``start_response`` that answers ``Connection: close`` to a request that asked for it.
+
+    RFC 9112 section 9.6: the server closes such a connection after the response and
+    should say so. gevent's pywsgi (and with it gevent-websocket's handler and worker)
+    closes without saying so, and Node's keep-alive agent (the default since Node 19)
+    then sends the client's next request on the closing socket ("socket hang up"; node-fetch
+    sends ``Connection: close`` on every request). siothread's server and gunicorn say it
+    themselves; gunicorn drops the header from the application.
+    """
+
+    def respond(status: str, headers: list, exc_info: Any = None) -> Any:
+        if not any(name.lower() == "connection" for name, _ in headers):
+            headers = list(headers) + [("Connection", "close")]
+        return start_response(status, headers, exc_info) if exc_info is not None else start_response(status, headers)
+
+    return respond
+
+
 class WSGIApp:
     """Route Engine.IO requests to ``server``; serve static files; delegate the rest.
 
@@ -56,6 +75,8 @@ class WSGIApp:
                     gsock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 except (OSError, AttributeError):
                     pass
+            if "close" in environ.get("HTTP_CONNECTION", "").lower() and environ.get("SERVER_PROTOCOL") == "HTTP/1.1":
+                start_response = _echo_close(start_response)
             return self.server.handle_request(environ, start_response)  # type: ignore[no-any-return]
         if self.static_files:
             found = self._static(path)

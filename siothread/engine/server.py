@@ -243,7 +243,7 @@ class Server:
             if method != "GET":
                 return error_response(start_response, EngineErrorCode.BAD_HANDSHAKE_METHOD)
             return self._handshake_polling(environ, start_response, query)
-        session = self.sessions.get(sid)
+        session = self._find_session(sid)
         if session is None:
             last = self._last_polls.pop(sid, None) if method == "GET" else None
             if last is not None:
@@ -257,6 +257,14 @@ class Server:
         if method == "POST":
             return polling.handle_post(self, session, environ, query, start_response)
         return error_response(start_response, EngineErrorCode.BAD_REQUEST)
+
+    def _find_session(self, sid: str) -> Optional[Session]:
+        """The open session ``sid`` of a request; one whose PONG is overdue is closed first."""
+        session = self.sessions.get(sid)
+        if session is not None and session.pong_overdue():
+            session.close(Reason.PING_TIMEOUT)
+            return None
+        return session
 
     # -- handshake ----------------------------------------------------------------
     def _admission(self, environ: dict) -> Optional[tuple]:
@@ -373,18 +381,32 @@ class Server:
                 return acceptor.refuse(start_response, error_response(start_response, code, status, None, message),
                                        CloseCode.POLICY_VIOLATION if status == 403 else CloseCode.GOING_AWAY)
             return self._run_ws_session(environ, acceptor)
-        session = self.sessions.get(sid)
+        session = self._find_session(sid)
         if session is None:
             return acceptor.refuse(start_response, error_response(start_response, EngineErrorCode.UNKNOWN_SID),
                                    CloseCode.POLICY_VIOLATION)
         if (session.transport != "polling" or session.state is not State.OPEN
                 or not self.config.allow_upgrades):
-            # A second WebSocket for an upgraded (or upgrading) sid is refused; the first is unaffected.
+            # A second WebSocket for an upgraded (or upgrading) sid: the first is unaffected.
             if self.observers:
                 self._observe("upgrade", sid, "refused")
-            return acceptor.refuse(start_response, error_response(start_response, EngineErrorCode.BAD_REQUEST),
-                                   CloseCode.POLICY_VIOLATION)
+            return self._accept_then_close(acceptor)
         return self._run_upgrade(session, acceptor)
+
+    def _accept_then_close(self, acceptor: Acceptor) -> Any:
+        """Complete the WebSocket handshake, then close the connection at once.
+
+        Node's refusal of an upgrade for a known sid that cannot take one (already
+        upgraded, upgrading): ``server.ts`` ``onWebSocket()`` lets ``ws`` answer 101 and
+        calls ``websocket.close()``. Refusals decided from the request alone (unknown
+        transport or sid, a bad handshake, the Origin and ``allow_request`` checks) stay
+        HTTP errors before the 101, as in ``verify()``. The close is the graceful one:
+        the peer's answering close frame is read (bounded by the close timeout).
+        """
+        conn = acceptor.accept(self)
+        conn.close_session_transport()
+        self._ws_loop(conn)
+        return acceptor.done(conn)
 
     def _ws_loop(self, conn: WebSocketConnection) -> Optional[str]:
         self._ws_loops += 1
@@ -442,6 +464,9 @@ class Server:
         def on_probe(data: Any) -> None:
             if data == "2probe":
                 conn.write_text("3probe")
+                # Out now, not with the loop pass's batch: a request answered meanwhile (the
+                # client's GET, refused once "5" upgraded the session) must not overtake it.
+                conn.flush_batched()
                 session.wake_poll()  # a parked GET answers NOOP so the client can pause polling
             elif data == "5":
                 if session.state is not State.UPGRADING or session.upgrade_ws is not conn:

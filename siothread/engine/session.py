@@ -82,7 +82,8 @@ class Session:
     __slots__ = (
         "sid", "owner", "environ", "transport", "state", "ws", "reason",
         "_pending", "_pending_bytes", "_poll_parking", "poll_active", "post_active",
-        "_ping_timer", "_pong_timer", "_closed_event", "upgrade_ws", "overflowed", "heard", "__weakref__",
+        "_ping_timer", "_pong_timer", "_pong_deadline", "_closed_event", "upgrade_ws", "overflowed", "heard",
+        "__weakref__",
     )
 
     def __init__(self, owner: "SessionOwner", sid: str, environ: dict, transport: str) -> None:
@@ -105,6 +106,8 @@ class Session:
         self.post_active = False
         self._ping_timer: Any = None
         self._pong_timer: Any = None
+        #: when the next PONG is due (monotonic); checked by requests while ``_pong_timer`` is armed
+        self._pong_deadline = 0.0
         self._closed_event = rt.Event()
         #: an overflow was reported and the backlog has not drained since (one report per episode)
         self.overflowed = False
@@ -190,8 +193,12 @@ class Session:
     def _schedule_ping(self) -> None:
         if self.state is State.CLOSED:
             return
-        self._ping_timer = self.owner.runtime.call_later_in_loop(self.owner.config.ping_interval,
-                                                                  self._send_ping)
+        cfg = self.owner.config
+        # The PONG is due ping_timeout after the PING is due, however late a busy loop sends it
+        # (the client counts from the handshake or its last PONG, as the suite does).
+        due = cfg.ping_interval + cfg.ping_timeout + cfg.ping_grace
+        self._pong_deadline = self.owner.runtime.monotonic() + due
+        self._ping_timer = self.owner.runtime.call_later_in_loop(cfg.ping_interval, self._send_ping)
 
     def _send_ping(self) -> None:
         # Runs in the event loop: must not block, must not raise.
@@ -211,6 +218,16 @@ class Session:
             cfg.ping_timeout + cfg.ping_grace, self._pong_missing
         )
 
+    def pong_overdue(self) -> bool:
+        """The PONG deadline has passed with nothing heard, though its timer has not run yet.
+
+        A request that arrives in that window (a busy event loop runs timers late) is
+        answered as if the timer had run: the session timed out (conformance "closes the
+        session upon ping timeout" polls right at the deadline).
+        """
+        return (self._pong_timer is not None and not self.heard
+                and self.owner.runtime.monotonic() >= self._pong_deadline)
+
     def _pong_missing(self) -> None:
         self._pong_timer = None
         if self.heard and not self.closed:
@@ -218,6 +235,8 @@ class Session:
             # queued behind what it sent (a burst of events we are still working through).
             # Node's engine.io does the same (socket.ts checkPingTimeout).
             self._await_pong()
+            cfg = self.owner.config
+            self._pong_deadline = self.owner.runtime.monotonic() + cfg.ping_timeout + cfg.ping_grace
             return
         if not self.closed:
             # Closing runs the application's disconnect handler: give it a greenlet.
@@ -274,8 +293,11 @@ class Session:
             if notify_peer:
                 # A pending (or the next) GET receives what was queued plus CLOSE.
                 self._pending.append("1")
-                if not self.poll_active and reason not in _PEER_GONE:
-                    self.owner.keep_last_poll(self)
+            if not self.poll_active and reason not in _PEER_GONE:
+                # No GET parked: the client's next GET still gets its answer (what was queued
+                # plus CLOSE, or a NOOP when the client sent the CLOSE: its GET and its POST
+                # "1" race, and the GET may arrive second; conformance "forcefully closes").
+                self.owner.keep_last_poll(self)
             self._poll_parking.wake()
         if upgrade_ws is not None:
             upgrade_ws.abort()

@@ -3,7 +3,7 @@
 ``engine_server(handler="siothread", **options)`` starts the shared echo server
 of :mod:`tests.support.engine_harness` and returns its
 :class:`~tests.support.engine_harness.EngineHarness` with the recorded events;
-``suite_server`` is configured like the official v4 test suite expects;
+``suite_server`` is configured like the official v4 test suite expects, under each handler;
 ``ws_handler`` runs a test under each pywsgi handler that can carry WebSockets.
 ``handler="werkzeug"`` builds the server with ``async_mode='threading'`` and serves it with
 Werkzeug's threaded server (in this monkey-patched process Werkzeug's threads are greenlets;
@@ -42,13 +42,21 @@ def engine_server() -> Iterator[Callable[..., EngineHarness]]:
         h.close()
 
 
-@pytest.fixture(params=["siothread", "werkzeug"])
-def suite_server(request: pytest.FixtureRequest, engine_server: Callable[..., EngineHarness]) -> EngineHarness:
-    """The server configured like the official v4 test suite expects, in gevent and threading mode."""
-    return engine_server(str(request.param), **SUITE_OPTIONS)
+@pytest.fixture
+def suite_server(engine_server: Callable[..., EngineHarness], ws_handler: str) -> EngineHarness:
+    """The server configured like the official v4 test suite expects, under siothread's own
+    server, pywsgi with gevent-websocket's handler, and Werkzeug in threading mode."""
+    return engine_server(ws_handler, **SUITE_OPTIONS)
 
 
 @pytest.fixture(params=["siothread", "geventwebsocket", "werkzeug"])
 def ws_handler(request: pytest.FixtureRequest) -> str:
     """Each server that can carry WebSockets (Werkzeug: the threading runtime)."""
     return str(request.param)
+
+
+@pytest.fixture
+def suite_server(engine_server: Callable[..., EngineHarness], ws_handler: str) -> EngineHarness:
+    """The server configured like the official v4 test suite expects, under siothread's
+    own server and under pywsgi with gevent-websocket's handler."""
+    return engine_server(ws_handler, **SUITE_OPTIONS)

@@ -2,7 +2,9 @@
 
 Each scenario of the official suite (engine.io-protocol ``test-suite/test-suite.js``)
 appears under its own name, with the suite's timings (ping interval 300 ms,
-ping timeout 200 ms, max payload 1e6); the remaining tests cover the parts of
+ping timeout 200 ms, max payload 1e6), and runs under siothread's own server and
+under pywsgi with gevent-websocket's handler (``suite_server``, ``ws_handler``);
+the remaining tests cover the parts of
 the spec and of the advisory table (rows E1-E18) the suite leaves out: CORS and
 Origin, cookies, ``allow_request``, JSONP, compression, max payload, batching.
 """
@@ -14,6 +16,7 @@ import time
 import zlib
 
 import gevent
+import gevent.monkey
 import pytest
 import requests
 import websocket
@@ -47,6 +50,18 @@ def assert_ws_refused(url: str, handler: str, status: int = 400, close: int = No
         assert result == CLOSED or close_code(result) is not None
         if close is not None:
             assert close_code(result) == close
+    finally:
+        ws_close(ws)
+
+
+def assert_ws_accepted_then_closed(url: str) -> None:
+    """Node's answer to a WebSocket for a sid that cannot upgrade (``onWebSocket()``):
+    the handshake completes (101), then a close frame comes, with no packet before it."""
+    ws = ws_connect(url)
+    try:
+        seen, result = ws_until_close(ws)
+        assert seen == []
+        assert close_code(result) == 1000
     finally:
         ws_close(ws)
 
@@ -320,6 +335,22 @@ class TestHeartbeatPolling:
         assert r.status_code == 400
 
 
+    def test_a_request_past_the_pong_deadline_finds_the_session_timed_out(self, engine_server):
+        """The deadline holds when a request comes before its timer has run (a busy event
+        loop runs timers late; the suite polls right at ping interval + ping timeout)."""
+        h = engine_server(ping_interval=0.2, ping_timeout=0.2)
+        sid, _ = h.handshake()
+        assert h.poll(sid).text == "2"  # the PING: the PONG deadline is armed
+        gevent.monkey.get_original("time", "sleep")(0.3)  # the loop is stuck past the deadline
+        statuses = []
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/engine.io/",
+                   "QUERY_STRING": f"EIO=4&transport=polling&sid={sid}"}
+        # called directly, without yielding: the timer cannot have run
+        h.eio.handle_request(environ, lambda status, headers: statuses.append(status))
+        assert statuses[0].startswith("400")
+        assert h.disconnects == [(sid, "ping timeout")]
+
+
 class TestHeartbeatWebSocket:
     def test_sends_ping_pong_packets(self, engine_server, ws_handler):
         h = engine_server(ws_handler, ping_interval=0.3, ping_timeout=0.2)
@@ -361,6 +392,20 @@ class TestClose:
         assert (r.status_code, r.text) == (200, "6")
         assert suite_server.poll(sid).status_code == 400
         assert suite_server.wait_disconnect(sid) == "transport close"
+
+    def test_polling_forcefully_closes_the_session_when_the_post_comes_first(self, suite_server):
+        """The suite sends its GET and its POST ``1`` at once: the POST may be handled first.
+        The GET still gets its NOOP, and only the GET after it an unknown sid."""
+        sid, _ = suite_server.handshake()
+        r = suite_server.post(sid, "1")
+        assert (r.status_code, r.text) == (200, "ok")
+        assert suite_server.wait_disconnect(sid) == "transport close"
+        assert not suite_server.eio.is_connected(sid)
+        r = suite_server.poll(sid)
+        assert (r.status_code, r.text) == (200, "6")
+        r = suite_server.poll(sid)
+        assert r.status_code == 400 and error_body(r)["code"] == 1
+        assert suite_server.post(sid, "4late").status_code == 400
 
     def test_websocket_forcefully_closes_the_session(self, engine_server, ws_handler):
         h = engine_server(ws_handler, ping_interval=0.3, ping_timeout=0.2)
@@ -502,7 +547,7 @@ class TestUpgrade:
         try:
             ws.send("5")
             h.wait_for(lambda: h.eio.transport(sid) == "websocket", what="upgrade")
-            assert_ws_refused(h.ws_url(sid), ws_handler)
+            assert_ws_accepted_then_closed(h.ws_url(sid))
             ws.send("4hello")
             item = ws_next(ws)
             while item == "2":
@@ -519,7 +564,7 @@ class TestUpgrade:
         sid, _ = h.handshake()
         ws = upgrade(h.ws_url(sid))
         try:
-            assert_ws_refused(h.ws_url(sid), ws_handler)
+            assert_ws_accepted_then_closed(h.ws_url(sid))
             ws.send("5")
             ws.send("4still")
             assert ws_next(ws) == "4still"

@@ -4,7 +4,9 @@
 (b) gunicorn with ``geventwebsocket.gunicorn.workers.GeventWebSocketWorker``;
 (c) gunicorn with the stock ``-k gevent`` worker;
 (d) ``siothread.serve``.
-Each mode must carry a polling session, a WebSocket session and an upgrade.
+Each mode must carry a polling session, a WebSocket session and an upgrade, and answer
+the official suites' races the way Node does (a second WebSocket for an upgraded sid, a
+client's CLOSE handled before its GET).
 """
 from __future__ import annotations
 
@@ -99,10 +101,7 @@ def test_polling_session(served):
         assert (r.status_code, r.text) == (200, "ok")
         r = http.get(url(served, sid=sid), timeout=5)
         assert (r.status_code, r.text) == (200, "4hello\x1ebAQID")
-        # a long poll with nothing to send waits, then a server-side message releases it
-        r = http.post(url(served, sid=sid), data="1", timeout=5)
-        assert r.status_code == 200
-        assert http.get(url(served, sid=sid), timeout=5).status_code == 400
+        # the client's CLOSE: test_client_close_posted_before_its_get
 
 
 def test_websocket_session(served):
@@ -139,6 +138,60 @@ def test_upgrade(served):
             assert http.get(url(served, sid=sid), timeout=5).status_code == 400
         finally:
             ws_close(ws)
+
+
+def test_second_websocket_for_the_sid_is_accepted_then_closed(served):
+    """As Node (``onWebSocket()``): a WebSocket for a sid that is upgrading, or has upgraded,
+    completes its handshake and is closed at once; the first WebSocket carries on."""
+    with requests.Session() as http:
+        sid = json.loads(http.get(url(served), timeout=5).text[1:])["sid"]
+    ws = ws_connect(ws_url(served, sid))
+    try:
+        ws.send("2probe")
+        assert ws_next(ws) == "3probe"
+        for phase in ("upgrading", "upgraded"):
+            second = ws_connect(ws_url(served, sid))  # no HTTP error: the 101 came
+            try:
+                assert ws_next(second) == ("close", 1000), phase
+            finally:
+                ws_close(second)
+            if phase == "upgrading":
+                ws.send("5")
+        ws.send("4still here")
+        assert ws_next(ws) == "4still here"
+    finally:
+        ws_close(ws)
+
+
+def test_client_close_posted_before_its_get(served):
+    """The client's POST ``1`` handled before its GET (they are sent at once): the GET
+    still gets a NOOP, and the GET after it an unknown sid."""
+    with requests.Session() as http:
+        sid = json.loads(http.get(url(served), timeout=5).text[1:])["sid"]
+        r = http.post(url(served, sid=sid), data="1", timeout=5)
+        assert (r.status_code, r.text) == (200, "ok")
+        r = http.get(url(served, sid=sid), timeout=5)
+        assert (r.status_code, r.text) == (200, "6")
+        r = http.get(url(served, sid=sid), timeout=5)
+        assert r.status_code == 400 and r.json()["code"] == 1
+
+
+def test_connection_close_is_answered_in_kind(served):
+    """A request asking to close gets ``Connection: close`` back: Node's keep-alive agent
+    (node-fetch sends ``Connection: close``) reuses a socket whose response does not say so."""
+    host, port = served.split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(f"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: {served}\r\n"
+                  f"Connection: close\r\n\r\n".encode())
+        raw = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            raw += chunk
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower().split("\r\n")
+    assert head[0].startswith("http/1.1 200"), head
+    assert "connection: close" in head, head
 
 
 def test_foreign_origin_refused(served):
