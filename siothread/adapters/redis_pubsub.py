@@ -199,6 +199,20 @@ class RedisManager(MemoryManager):
 
     # ------------------------------------------------------------ broadcasting
     def broadcast(self, namespace: str, packet: "Packet", opts: BroadcastOptions) -> int:
+        if self._emitter is not None:
+            # write_only (a Server used as an emitter, python-socketio's spelling): the
+            # servers of the cluster deliver; this one has no clients of its own.
+            op = self._emitter.of(namespace)
+            if opts.rooms:
+                op = op.to(sorted(opts.rooms))
+            if opts.except_rooms:
+                op = op.except_(sorted(opts.except_rooms))
+            if opts.volatile:
+                op = op.volatile()
+            if opts.compress is not None:
+                op = op.compress(opts.compress)
+            op.emit(packet.data[0], *packet.data[1:])
+            return 0
         if not opts.local and not self.write_only:
             channels = self.use_namespace(namespace)
             channel = channels.broadcast
