@@ -27,7 +27,8 @@ def _echo_close(start_response: Callable[..., Any]) -> Callable[..., Any]:
     closes without saying so, and Node's keep-alive agent (the default since Node 19)
     then sends the client's next request on the closing socket ("socket hang up"; node-fetch
     sends ``Connection: close`` on every request). siothread's server and gunicorn say it
-    themselves; gunicorn drops the header from the application.
+    themselves; gunicorn drops the header from the application, and PEP 3333 servers
+    (waitress, Werkzeug) refuse hop-by-hop headers from it: only pywsgi gets it.
     """
 
     def respond(status: str, headers: list, exc_info: Any = None) -> Any:
@@ -75,7 +76,8 @@ class WSGIApp:
                     gsock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 except (OSError, AttributeError):
                     pass
-            if "close" in environ.get("HTTP_CONNECTION", "").lower() and environ.get("SERVER_PROTOCOL") == "HTTP/1.1":
+            if ("close" in environ.get("HTTP_CONNECTION", "").lower() and environ.get("SERVER_PROTOCOL") == "HTTP/1.1"
+                    and str(environ.get("SERVER_SOFTWARE", "")).startswith("gevent")):
                 start_response = _echo_close(start_response)
             return self.server.handle_request(environ, start_response)  # type: ignore[no-any-return]
         if self.static_files:

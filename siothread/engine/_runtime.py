@@ -178,6 +178,8 @@ class Runtime:
     Queue = gevent.queue.Queue
     Empty = gevent.queue.Empty
     Lock = gevent.lock.Semaphore
+    #: ``Semaphore(n)``: at most ``n`` holders at once
+    Semaphore = gevent.lock.Semaphore
     RLock = gevent.lock.RLock
     Timeout = gevent.Timeout
     GreenletExit = gevent.GreenletExit

@@ -376,6 +376,23 @@ class _ImmediateWrites:
 _IMMEDIATE = _ImmediateWrites()
 
 
+class _Semaphore:
+    """``threading.Semaphore`` whose wait does not hold the engine lock (a blocking call)."""
+
+    __slots__ = ("_sem",)
+
+    def __init__(self, value: int) -> None:
+        self._sem = threading.Semaphore(value)
+
+    def __enter__(self) -> "_Semaphore":
+        with unlocked():
+            self._sem.acquire()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._sem.release()
+
+
 class ThreadingRuntime:
     """OS threads behind :class:`~siothread.engine._runtime.Runtime`'s interface."""
 
@@ -400,6 +417,17 @@ class ThreadingRuntime:
     @staticmethod
     def RLock() -> Any:  # noqa: N802
         return threading.RLock()
+
+    @staticmethod
+    def Semaphore(value: int = 1) -> "_Semaphore":  # noqa: N802
+        return _Semaphore(value)
+
+    @staticmethod
+    def run_in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+        """A CPU-bound call that releases the GIL (bcrypt): already on an OS thread, so it runs
+        here, without the engine lock."""
+        with unlocked():
+            return fn(*args)
 
     @staticmethod
     def cannot_serve() -> Optional[str]:

@@ -59,7 +59,7 @@ class CredentialsCheck:
         self.runtime = runtime
         self._callable: Optional[Callable[[Dict[str, Any]], Any]] = None
         self._entries: List[Dict[str, Any]] = []
-        self._gate: Any = runtime.Lock(_CONCURRENT_HASHES) if runtime is not None else None
+        self._gate: Any = runtime.Semaphore(_CONCURRENT_HASHES) if runtime is not None else None
         if callable(auth) and not isinstance(auth, (dict, list)):
             self._callable = auth
             return
