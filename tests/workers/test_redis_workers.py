@@ -6,6 +6,8 @@ import importlib.util
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -129,3 +131,19 @@ def test_flask_app_shares_rooms_across_workers():
         workers = cluster.wait_workers(2)
         assert {info["adapter"] for info in workers.values()} == {"WorkerManager"}
         check_cluster([cluster.url], list(workers))
+
+
+@pytest.mark.parametrize("kind", ["classic", "streams"])
+def test_a_forked_child_drops_the_inherited_link_and_joins(redis_server, kind):
+    # no release before this fork: the child finds the adapter joined by its parent
+    script = Path(__file__).resolve().parent / "fork_node.py"
+    proc = subprocess.run([sys.executable, str(script), redis_server.url, kind], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    child = r["child_report"]
+    assert child["uid_changed"] and child["servers"] == 2
+    assert child["child_asked"] == [r["parent"]]  # the parent's link still hears
+    assert r["parent_asked"] == [r["child"]] and child["asked_by_parent"]
+    assert r["parent_servers"] == 2 and r["parent_uid_kept"] and r["parent_connected_after"]
+    assert "Traceback" not in proc.stderr, proc.stderr
