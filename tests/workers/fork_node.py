@@ -1,6 +1,6 @@
 """A Redis node that forks without releasing its adapter first (a fork the server does not know of).
 
-``python fork_node.py REDIS_URL classic|streams``: the parent joins the cluster, forks; the
+``python fork_node.py REDIS_URL classic|sharded|streams``: the parent joins the cluster, forks; the
 child calls ``manager.initialize()`` (what a worker does as it starts), which must drop the
 inherited link without disturbing the parent's and join as a node of its own. Both then ask
 each other with ``server_side_emit``. Prints one JSON line with what each saw.
@@ -21,7 +21,8 @@ from gevent.fileobject import FileObjectPosix  # noqa: E402
 import siothread  # noqa: E402
 
 url, kind = sys.argv[1], sys.argv[2]
-adapter = {"classic": siothread.RedisManager, "streams": siothread.RedisStreamsManager}[kind]
+adapter = {"classic": siothread.RedisManager, "sharded": siothread.ShardedRedisManager,
+           "streams": siothread.RedisStreamsManager}[kind]
 sio = siothread.Server(client_manager=adapter(url, requests_timeout=3))
 manager = sio.manager
 asked = gevent.event.Event()

@@ -133,7 +133,7 @@ def test_flask_app_shares_rooms_across_workers():
         check_cluster([cluster.url], list(workers))
 
 
-@pytest.mark.parametrize("kind", ["classic", "streams"])
+@pytest.mark.parametrize("kind", ["classic", "sharded", "streams"])
 def test_a_forked_child_drops_the_inherited_link_and_joins(redis_server, kind):
     # no release before this fork: the child finds the adapter joined by its parent
     script = Path(__file__).resolve().parent / "fork_node.py"
@@ -147,3 +147,20 @@ def test_a_forked_child_drops_the_inherited_link_and_joins(redis_server, kind):
     assert r["parent_asked"] == [r["child"]] and child["asked_by_parent"]
     assert r["parent_servers"] == 2 and r["parent_uid_kept"] and r["parent_connected_after"]
     assert "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_the_socketio_server_is_found_through_wrappers():
+    import flask
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from flask_siothread._running import _Served
+    from flask_siothread import SocketIO
+    from siothread.workerproc import find_socketio_server
+
+    app = flask.Flask(__name__)
+    socketio = SocketIO(app)
+    assert find_socketio_server(app) is socketio.server  # app.wsgi_app is the extension's middleware
+    app.wsgi_app = ProxyFix(app.wsgi_app)  # type: ignore[method-assign]
+    assert find_socketio_server(app) is socketio.server
+    assert find_socketio_server(_Served(app, socketio)) is socketio.server  # what socketio.run() serves
+    assert find_socketio_server(flask.Flask("no_socketio")) is None
