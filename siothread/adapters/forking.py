@@ -51,6 +51,8 @@ class ForkSafeNode:
     _acks: Any
     #: whether this adapter is (or, inherited from a parent process, was) a node of the cluster
     _in_cluster = False
+    #: closed by the server's shutdown: it never joins again
+    _shut_down = False
 
     @property
     def is_node(self) -> bool:
@@ -59,7 +61,7 @@ class ForkSafeNode:
 
     def initialize(self) -> None:
         """Join the cluster from this process (a no-op when already joined here)."""
-        if self.is_node:
+        if self.is_node or self._shut_down:
             return
         if self._in_cluster:  # joined in the process this one was forked from
             self._stop_node()
@@ -77,6 +79,7 @@ class ForkSafeNode:
             self._stop_node()
 
     def close(self) -> None:
+        self._shut_down = True
         self._in_cluster = False
         self._stop_node()
         super().close()  # type: ignore[misc]
