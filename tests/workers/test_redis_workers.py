@@ -114,9 +114,10 @@ def test_serve_workers_join_the_redis_cluster(redis_server, kind):
         check_cluster([cluster.url, node.url], [*replaced, node.proc.pid])
 
 
-def test_gunicorn_preload_workers_join_the_redis_cluster(redis_server):
+@pytest.mark.parametrize("preload", [True, False], ids=["preload", "loaded_in_each_worker"])
+def test_gunicorn_workers_join_the_redis_cluster(redis_server, preload):
     env = {"WORKER_APP_REDIS": redis_server.url}
-    with Cluster("gunicorn", 2, env=env, extra=["--preload"]) as cluster:
+    with Cluster("gunicorn", 2, env=env, extra=["--preload"] if preload else []) as cluster:
         workers = cluster.wait_workers(2)
         assert {info["adapter"] for info in workers.values()} == {"RedisManager"}
         wait_until(lambda: numsub(redis_server, NODE_CHANNEL["classic"]) == 2, what="2 nodes")
