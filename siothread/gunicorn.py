@@ -19,6 +19,8 @@ gunicorn's process model is kept:
   (handshakes and the rest of the site, not a session's polls), so that a busy
   polling session does not recycle its worker; past the limit the worker stops
   gracefully as above and the master starts a fresh one;
+- ``--preload``: the application is loaded in the master; a Redis adapter that joined
+  its cluster there leaves before each fork and joins from every worker instead;
 - ``--keep-alive`` is the idle time allowed between two requests of a connection;
   ``--worker-connections`` caps the connections of one worker; ``--certfile`` /
   ``--keyfile`` serve TLS (a TLS request for another worker's session is relayed).
@@ -45,6 +47,17 @@ class Worker(_BaseWorker):  # type: ignore[misc]
 
     sockets: List[Any]
     alive: bool
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Made in the master right before it forks this worker. With --preload the application
+        # was loaded in the master: its Redis adapter leaves the cluster there, and each worker
+        # joins as a node of its own (siothread.adapters.forking).
+        preloaded = getattr(self.app, "callable", None)
+        if preloaded is not None:
+            from .workerproc import release_before_fork
+
+            release_before_fork(preloaded)
 
     def init_process(self) -> None:
         monkey.patch_all()

@@ -15,7 +15,9 @@ no sticky load balancer is needed) and supervises them:
 - a worker whose master went away stops by itself.
 
 The application object is created before the fork and used by every worker, each
-with its own copy; start background tasks from handlers or ``connect`` (in a
+with its own copy. A cluster adapter (Redis) that joined when the server was made
+leaves before the first fork, and each worker joins as a node of its own
+(:mod:`siothread.adapters.forking`). Start background tasks from handlers or ``connect`` (in a
 worker), not before calling ``serve``: a greenlet spawned in the master before the
 fork would start in every worker.
 """
@@ -138,6 +140,11 @@ class _Master:
             self.children.pop(pid, None)
 
     def _spawn(self) -> None:
+        # The application was created here: a Redis adapter joined its cluster from this process,
+        # which serves no client. It leaves before the fork; each worker joins as a node of its own.
+        from .workerproc import release_before_fork
+
+        release_before_fork(self.app)
         pid = os.fork()
         if pid:
             self.children[pid] = time.monotonic()

@@ -17,7 +17,8 @@ import gevent
 from .handoff import Router
 from .serving import Handler, Server
 
-__all__ = ["WorkerProcess", "current_worker", "find_shutdown", "find_socketio_server", "install_worker_manager"]
+__all__ = ["WorkerProcess", "current_worker", "find_shutdown", "find_socketio_server", "install_worker_manager",
+           "release_before_fork"]
 
 #: Test-only: ``SIOTHREAD_TEST_SCATTER=N`` (N workers) makes every worker pass each accepted
 #: connection, before reading it, to the next live worker slot in turn (itself included), so
@@ -34,47 +35,76 @@ def current_worker() -> Optional["WorkerProcess"]:
 
 
 def find_socketio_server(app: Any) -> Any:
-    """The :class:`siothread.Server` a WSGI app serves (through :class:`siothread.WSGIApp`), or None."""
+    """The :class:`siothread.Server` a WSGI app serves, or None.
+
+    Looked for through :class:`siothread.WSGIApp` (``server``), a Flask-style app whose
+    ``wsgi_app`` is one (``flask_siothread`` installs its middleware there), and wrappers
+    that keep the app they wrap as ``app`` or ``wsgi_app`` (a few levels deep).
+    """
     from .server import Server as SocketIOServer
 
-    for target in (app, getattr(app, "wsgi_app", None)):
-        server = getattr(target, "server", None)
-        if isinstance(server, SocketIOServer):
-            return server
+    targets, seen = [app], set()
+    for _ in range(8):
+        found = []
+        for target in targets:
+            if target is None or id(target) in seen:
+                continue
+            seen.add(id(target))
+            server = _attribute(target, "server")
+            if isinstance(server, SocketIOServer):
+                return server
+            found += [_attribute(target, "wsgi_app"), _attribute(target, "app")]
+        targets = found
     return None
+
+
+def _attribute(target: Any, name: str) -> Any:
+    try:
+        return getattr(target, name, None)
+    except Exception:  # noqa: BLE001 - a proxy object that cannot answer outside its context
+        return None
+
+
+def release_before_fork(app: Any) -> None:
+    """In a process about to fork workers that serve ``app`` (and serving no client itself):
+    its Socket.IO server's adapter leaves the cluster (:meth:`siothread.adapters.base.Adapter.release`),
+    so this process is not a node and no worker inherits its connections; each worker joins
+    on its own as it starts (:func:`install_worker_manager`)."""
+    sio = find_socketio_server(app)
+    if sio is not None:
+        sio.manager.release()
 
 
 def install_worker_manager(app: Any) -> None:
     """Rooms and broadcasts across the workers: the default in-process adapter of ``app``'s
     Socket.IO server becomes a :class:`~siothread.adapters.workers.WorkerManager` (an adapter
-    the application chose, Redis say, is kept, with a node id of this worker's own), which
-    starts listening to the other workers now."""
+    the application chose, Redis say, is kept and joins its cluster from this worker, as a
+    node of its own), which starts listening to the other workers now."""
     sio = find_socketio_server(app)
     if sio is None:
         return
     from .adapters.memory import MemoryManager
 
-    try:
-        from .adapters.workers import WorkerManager
-    except ImportError as exc:  # msgpack missing: pip install siothread[workers]
-        logging.getLogger("siothread").warning(
-            "rooms and broadcasts stay inside each worker: %s (pip install 'siothread[workers]')", exc)
-        return
-
     manager = sio.manager
     uid = getattr(manager, "uid", None)
-    if isinstance(uid, str) and uid and not sio._manager_ready:
+    if isinstance(uid, str) and uid and not sio._manager_ready and not getattr(manager, "fork_safe", False):
         # Made before the fork (serve(workers=N), gunicorn --preload), the adapter's node id is
         # the same in every worker, and each would ignore the others' messages as its own.
+        # (A fork-safe adapter takes a new one itself when it joins from this process.)
         manager.uid = secrets.token_hex(max(3, len(uid) // 2))
     if type(manager) is MemoryManager and not sio._manager_ready and manager.host is not None:
+        try:
+            from .adapters.workers import WorkerManager
+        except ImportError as exc:  # msgpack missing: pip install siothread[workers]
+            logging.getLogger("siothread").warning(
+                "rooms and broadcasts stay inside each worker: %s (pip install 'siothread[workers]')", exc)
+            return
         replacement = WorkerManager()
         replacement.attach(manager.host)
         replacement._store = manager._store  # connection-state recovery, when enabled
         sio.manager = manager = replacement
-    if isinstance(manager, WorkerManager) and not sio._manager_ready:
-        sio._manager_ready = True
-        manager.initialize()
+    sio._manager_ready = True
+    manager.initialize()
 
 
 def find_shutdown(app: Any) -> Optional[Callable[[float], Any]]:

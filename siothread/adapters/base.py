@@ -219,7 +219,13 @@ class Adapter(abc.ABC):
         self.host = host
 
     def initialize(self) -> None:  # noqa: B027 - optional hook, a no-op in process
-        """Start background work (connections to a broker). Called lazily on first use."""
+        """Start background work (connections to a broker). Called lazily on first use, and by
+        each worker process as it starts (an adapter inherited through a fork joins from there)."""
+
+    def release(self) -> None:  # noqa: B027 - optional hook, a no-op in process
+        """Leave the cluster and close the connections, staying attached: a later
+        :meth:`initialize` joins again. A pre-fork master calls it before forking its workers
+        (it serves no client, and its connections must not be inherited)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op in process
         """Release resources; called by ``Server.shutdown``."""

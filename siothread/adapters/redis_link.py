@@ -19,6 +19,10 @@ policy, so adapters only say what to publish and what to do with a message:
   up to 5 s, each wait drawn in [50 %, 100 %]); subscriptions are restored on
   the new connection.
 - **Shutdown** never waits on Redis longer than the timeout it is given.
+- **A link belongs to the process that made it** (:attr:`RedisLink.pid`). In a
+  process forked from it, :meth:`RedisLink.abandon` drops the inherited copy
+  without touching the parent's connections; the adapters build a new link
+  there (:mod:`~siothread.adapters.forking`).
 
 Messages are handed to ``on_message(channel, data)`` in the subscriber
 greenlet, in arrival order; the callback must not block (adapters deliver
@@ -27,6 +31,7 @@ locally, which only queues writes, and spawn user handlers).
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
@@ -99,6 +104,8 @@ class RedisLink:
         if publish_timeout <= 0:
             raise ValueError("publish_timeout must be positive")
         self.url = url
+        #: the process this link belongs to (its connections and greenlets are of this process)
+        self.pid = os.getpid()
         self.on_message = on_message
         self.publish_timeout = publish_timeout
         self.max_queue = max_queue
@@ -159,6 +166,33 @@ class RedisLink:
         # Let the greenlets finish their current Redis call (each is bounded by the socket
         # timeouts) rather than kill them inside a connect, which would leak its socket.
         RUNTIME.joinall(self._greenlets, timeout=max(0.1, deadline - time.monotonic()))
+        self._release()
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def abandon(self) -> None:
+        """Drop a link this process inherited from the one it was forked from (``pid`` differs).
+
+        Its greenlets are killed before they run again here (they would read the
+        parent's subscription sockets and publish its queue), and its sockets are
+        closed in this process only: redis-py shuts a connection down only in the
+        process that opened it, so the parent's connections go on undisturbed.
+        Nothing is sent to Redis.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        self._release()
+
+    def _release(self) -> None:
+        """Kill the greenlets that are left, close the connections."""
         RUNTIME.killall(self._greenlets, block=True, timeout=1.0)
         self._greenlets.clear()
         for sub in self._subs.values():

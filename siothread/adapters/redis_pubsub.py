@@ -27,6 +27,7 @@ Reference: ``socketio/socket.io-redis-adapter: lib/index.ts``.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import secrets
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple
@@ -35,6 +36,7 @@ from ..errors import TimeoutError
 from . import wire
 from .base import AckCollector, BroadcastOptions, SocketDetails
 from .cluster import details_from_wire, details_to_wire
+from .forking import ForkSafeNode
 from .memory import MemoryManager
 from .redis_link import LinkUnavailable, RedisLink
 from .requests import AckForwarding, AckRelay, PendingRequests, TooManyRequests, run_server_side_emit
@@ -71,7 +73,7 @@ class _Channels:
         self.specific = f"{self.response}{uid}#"
 
 
-class RedisManager(MemoryManager):
+class RedisManager(ForkSafeNode, MemoryManager):
     """Rooms and broadcasts across every node on one Redis (``Server(client_manager=RedisManager(url))``).
 
     Args:
@@ -118,8 +120,10 @@ class RedisManager(MemoryManager):
         self.max_ack_wait = max_ack_wait
         self.limits = limits or wire.DEFAULT_LIMITS
         self.drops = wire.DropLog(self.logger)
-        self.link = RedisLink(url, None if write_only else self._on_redis_message, redis_options=redis_options,
-                              publish_timeout=publish_timeout, log=self.logger)
+        self._link_factory = functools.partial(RedisLink, url, None if write_only else self._on_redis_message,
+                                               redis_options=redis_options, publish_timeout=publish_timeout,
+                                               log=self.logger)
+        self.link = self._link_factory()
         self._channels: Dict[str, _Channels] = {}
         self._requests: Optional[PendingRequests] = None
         self._acks: Optional[AckForwarding] = None
@@ -138,20 +142,20 @@ class RedisManager(MemoryManager):
         self.initialize()
 
     def initialize(self) -> None:
-        if self.write_only or self._requests is not None:
-            return
+        """Join the cluster from this process (see :mod:`~siothread.adapters.forking` for forks)."""
+        if not self.write_only:
+            super().initialize()
+
+    def _join(self) -> None:
         assert self.host is not None
         self._requests = PendingRequests(self.host.runtime, self.max_pending_requests)
         self._acks = AckForwarding(self.host.runtime, self.max_pending_requests)
-        self.use_namespace("/")
+        known, self._channels = ["/", *self._channels], {}
+        for namespace in known:  # channel names hold the uid: made again after a new one
+            self.use_namespace(namespace)
         self.link.start()
 
     def close(self) -> None:
-        if self._requests is not None:
-            self._requests.cancel_all()
-        if self._acks is not None:
-            self._acks.clear()
-        self.link.close()
         if self._emitter is not None:
             self._emitter.close()
         super().close()

@@ -18,11 +18,13 @@ Reference: ``socketio/socket.io-redis-adapter: lib/sharded-adapter.ts``.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any, Dict, List, Optional
 
 from . import wire
 from .cluster import ClusterAdapter, MessageType
+from .forking import ForkSafeNode
 from .redis_link import LinkUnavailable, RedisLink
 
 __all__ = ["ShardedRedisManager"]
@@ -34,7 +36,7 @@ def _looks_like_a_socket_id(room: str) -> bool:
     return len(room) == 20
 
 
-class ShardedRedisManager(ClusterAdapter):
+class ShardedRedisManager(ForkSafeNode, ClusterAdapter):
     """Rooms and broadcasts across nodes over sharded pub/sub.
 
     Args:
@@ -65,19 +67,21 @@ class ShardedRedisManager(ClusterAdapter):
         self.url = url
         self.prefix = channel
         self.mode = subscription_mode
-        self.link = RedisLink(url, self._on_redis_message, redis_options=redis_options,
-                              publish_timeout=publish_timeout, log=self.logger, cluster=cluster)
+        self._link_factory = functools.partial(RedisLink, url, self._on_redis_message, redis_options=redis_options,
+                                               publish_timeout=publish_timeout, log=self.logger, cluster=cluster)
+        self.link = self._link_factory()
 
     # ---------------------------------------------------------------- transport
-    def initialize(self) -> None:
-        if self._requests is not None:
-            return
-        super().initialize()
+    def _join(self) -> None:
+        known, self.namespaces = {"/", *self.namespaces}, set()
+        ClusterAdapter.initialize(self)
+        for namespace in known:  # the response channel holds the uid: subscribed again after a new one
+            self.use_namespace(namespace)
+        for namespace, rooms in self._rooms.items():
+            channels = [f"{self._channel(namespace)}{room}#" for room in rooms if self._separate(namespace, room)]
+            if channels:
+                self.link.subscribe(shard_channels=channels)
         self.link.start()
-
-    def close(self) -> None:
-        super().close()
-        self.link.close()
 
     def status(self) -> Dict[str, Any]:
         """Health for a readiness probe (see :meth:`RedisManager.status`)."""

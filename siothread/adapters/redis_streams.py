@@ -29,6 +29,7 @@ Reference: ``socketio/socket.io-redis-streams-adapter: lib/adapter.ts, lib/util.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any, Dict, List, Optional, Tuple
@@ -38,6 +39,7 @@ from ..protocol.socketio import Packet, PacketType
 from . import wire
 from .base import BroadcastOptions
 from .cluster import ClusterAdapter, MessageType
+from .forking import ForkSafeNode
 from .redis_link import Backoff, LinkUnavailable, RedisLink
 from .stream_entries import ZERO, StreamId, decode_entry, encode_entry, format_id, parse_id
 from .stream_recovery import StreamRecovery, _lost_after, _stream_info
@@ -53,7 +55,7 @@ def _is_ephemeral(message: Dict[str, Any]) -> bool:
     return mtype in (MessageType.SERVER_SIDE_EMIT, MessageType.FETCH_SOCKETS)
 
 
-class RedisStreamsManager(StreamRecovery, ClusterAdapter):
+class RedisStreamsManager(ForkSafeNode, StreamRecovery, ClusterAdapter):
     """Rooms, broadcasts and connection-state recovery across nodes on one Redis stream.
 
     ``Server(client_manager=RedisStreamsManager(url), recovery=True)``: a client
@@ -119,8 +121,9 @@ class RedisStreamsManager(StreamRecovery, ClusterAdapter):
         self.session_key_prefix = session_key_prefix
         self.session_index = session_key_prefix + "#index"
         self.only_plaintext = only_plaintext
-        self.link = RedisLink(url, self._on_pubsub, redis_options=redis_options, publish_timeout=publish_timeout,
-                              log=self.logger)
+        self._link_factory = functools.partial(RedisLink, url, self._on_pubsub, redis_options=redis_options,
+                                               publish_timeout=publish_timeout, log=self.logger)
+        self.link = self._link_factory()
         #: the last entry the reader handled (None until it first reached Redis)
         self._position: Optional[StreamId] = None
         #: the last entry this node added
@@ -140,24 +143,33 @@ class RedisStreamsManager(StreamRecovery, ClusterAdapter):
         self.dropped_sessions = 0
 
     # ---------------------------------------------------------------- lifecycle
-    def initialize(self) -> None:
-        if self._requests is not None:
-            return
-        super().initialize()
+    def _join(self) -> None:
+        known, self.namespaces = {"/", *self.namespaces}, set()
+        ClusterAdapter.initialize(self)
+        for namespace in known:  # the response channel holds the uid: subscribed again after a new one
+            self.use_namespace(namespace)
+        self._closed = False
         self.link.start()
         self._reader = RUNTIME.spawn(self._read_loop)
 
-    def close(self) -> None:
-        # sessions of sockets closed by the shutdown are still being written: let them land
-        deadline = time.monotonic() + self.link.publish_timeout
-        for done in list(self._persisting.values()):
-            done.wait(max(0.0, deadline - time.monotonic()))
+    def _stop_background(self, own: bool) -> None:
+        if own:
+            # sessions of sockets closed by the shutdown are still being written: let them land
+            deadline = time.monotonic() + self.link.publish_timeout
+            for done in list(self._persisting.values()):
+                done.wait(max(0.0, deadline - time.monotonic()))
         self._closed = True
         if self._reader is not None:
             RUNTIME.killall([self._reader], block=True, timeout=1.0)
             self._reader = None
-        self.link.close()
-        super().close()
+
+    def _forget_node(self) -> None:
+        # a new node reads from the newest entry, as any node that starts
+        self._position = None
+        self._own_last = ZERO
+        self._floors.clear()
+        self._persisting = {}
+        self.reader_connected = False
 
     def status(self) -> Dict[str, Any]:
         """Health for a readiness probe: the link's status plus the stream reader's."""

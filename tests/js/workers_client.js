@@ -106,10 +106,12 @@ async function traffic() {
 
 // Cluster mode (opts.cluster): the clients join one room, wherever their sessions live; client 0
 // shouts to it, asks it with acks, counts it, asks the other servers, then kicks the room.
+// opts.urls: client i connects to urls[i % urls.length] (servers of one cluster), else to url.
 async function cluster() {
   stage = "connect";
+  const urls = opts.urls || [url];
   const sockets = await Promise.all(Array.from({ length: opts.clients || 4 }, async (_, i) => {
-    const socket = io(url, {
+    const socket = io(urls[i % urls.length], {
       transports: opts.transports || ["websocket"], reconnection: false, forceNew: true,
       agent: opts.freshConnections ? false : undefined,
     });

@@ -48,7 +48,7 @@ class Cluster:
     """A multi-process siothread server under test."""
 
     def __init__(self, kind: str, workers: int, env: Optional[Dict[str, str]] = None,
-                 extra: Optional[List[str]] = None, scatter: bool = True) -> None:
+                 extra: Optional[List[str]] = None, scatter: bool = True, script: str = "worker_app") -> None:
         self.kind = kind
         self.workers = workers
         self.port = free_port()
@@ -59,9 +59,9 @@ class Cluster:
         if kind == "gunicorn":
             cmd = [sys.executable, "-m", "gunicorn", "--no-control-socket", "-k", "siothread.gunicorn.Worker",
                    "-w", str(workers), "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "5",
-                   *(extra or []), "worker_app:app"]
+                   *(extra or []), f"{script}:app"]
         else:
-            cmd = [sys.executable, str(HERE / "worker_app.py"), str(self.port), str(workers)]
+            cmd = [sys.executable, str(HERE / f"{script}.py"), str(self.port), str(workers)]
         self.proc = subprocess.Popen(cmd, cwd=str(HERE), env=full_env, stdout=self.log, stderr=self.log)
         try:
             self.wait_workers(workers)

@@ -1,9 +1,10 @@
 """The Socket.IO application the worker tests run under several processes.
 
 As a module: ``gunicorn -k siothread.gunicorn.Worker -w 2 worker_app:app``.
-As a script: ``python worker_app.py PORT WORKERS`` runs ``siothread.serve(app, workers=WORKERS)``.
+As a script: ``python worker_app.py PORT WORKERS`` runs ``siothread.serve(app, workers=WORKERS)``
+(one process serving alone with WORKERS=1).
 
-Events: ``echo`` acks its arguments; ``whoami`` acks ``{"pid", "slot", "adapter"}`` of the
+Events: ``echo`` acks its arguments; ``whoami`` acks ``{"pid", "slot", "adapter", "servers"}`` of the
 worker holding the session; ``join`` enters a room; ``shout``, ``poll_room``, ``count``,
 ``tell_servers`` and ``kick`` exercise the adapter across the workers. HTTP ``GET /worker`` answers the pid,
 slot and hand-off counters of whichever worker received it.
@@ -21,16 +22,19 @@ import gevent.event  # noqa: E402
 import siothread  # noqa: E402
 from siothread.workerproc import current_worker  # noqa: E402
 
-# WORKER_APP_REDIS=url: the application chose the Redis adapter (the workers keep it)
+# WORKER_APP_REDIS=url: the application chose a Redis adapter (the workers keep it), the classic
+# one or, with WORKER_APP_ADAPTER=streams, RedisStreamsManager
 _redis = os.environ.get("WORKER_APP_REDIS")
-sio = siothread.Server(ping_interval=float(os.environ.get("WORKER_APP_PING", "25")), ping_timeout=5,
-                       client_manager=siothread.RedisManager(_redis) if _redis else None)
+_adapters = {"classic": siothread.RedisManager, "streams": siothread.RedisStreamsManager}
+sio = siothread.Server(
+    ping_interval=float(os.environ.get("WORKER_APP_PING", "25")), ping_timeout=5,
+    client_manager=_adapters[os.environ.get("WORKER_APP_ADAPTER", "classic")](_redis) if _redis else None)
 
 
 def _whoami() -> dict:
     proc = current_worker()
     return {"pid": os.getpid(), "slot": proc.slot if proc is not None else -1,
-            "adapter": type(sio.manager).__name__}
+            "adapter": type(sio.manager).__name__, "servers": sio.manager.server_count()}
 
 
 @sio.on("echo")
