@@ -1,0 +1,91 @@
+"""socket.io-client 2.x (Engine.IO v3, Socket.IO protocol v4) against ``Server(allow_eio3=True)``.
+
+The real npm ``socket.io-client@2`` (aliased ``socket.io-client-v2`` in tests/js/package.json)
+runs tests/js/sio_v2_scenarios.js; the server is the one every Socket.IO scenario uses
+(sio_helpers.build_app).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any, Dict, Iterator
+
+import pytest
+import requests
+
+from sio_helpers import App, js_bytes
+from tests.conftest import require_node_modules
+
+pytestmark = pytest.mark.node
+
+
+def run_v2(url: str, scenario: str, timeout: float = 20, **opts: Any) -> Dict[str, Any]:
+    js = require_node_modules("socket.io-client-v2")
+    proc = subprocess.run(["node", str(js / "sio_v2_scenarios.js"), url, scenario, json.dumps(opts)],
+                          capture_output=True, text=True, timeout=timeout, cwd=str(js))
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    if proc.returncode != 0 or not lines:
+        pytest.fail(f"node scenario {scenario} failed: {proc.stdout} {proc.stderr}")
+    return json.loads(lines[-1])  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def legacy_app(sio_app: Any) -> Iterator[App]:
+    yield sio_app(allow_eio3=True)
+
+
+ROUND_TRIPS = {
+    "text": ["héllo 😀 wörld", {"n": 1}],  # the echo handler returns its arguments: one ack argument each
+    "binary": [js_bytes(b"\x00\x01\x02\xff"), {"nested": js_bytes(b"ok")}],
+    "asked": [42],
+}
+
+
+@pytest.mark.parametrize("transports, options", [
+    (["polling"], {}),
+    (["polling"], {"forceBase64": True}),
+    (["polling", "websocket"], {"upgrade": True}),
+    (["websocket"], {}),
+], ids=["polling", "polling-b64", "upgrade", "websocket"])
+def test_round_trips(legacy_app: App, transports: list, options: dict) -> None:
+    result = run_v2(legacy_app.url, "basic", transports=transports, **options)
+    for key, expected in ROUND_TRIPS.items():
+        assert result[key] == expected, key
+    assert result["transport"] == transports[-1]
+    # the main namespace was joined without a CONNECT from the client, under the id 2.x computes
+    assert result["welcome"] == {"auth": {}, "sid": result["id"]}
+    assert legacy_app.connects[0][:2] == ("/", result["id"])
+
+
+def test_namespaces_auth_from_query_and_v4_errors(legacy_app: App) -> None:
+    result = run_v2(legacy_app.url, "namespaces", transports=["websocket"])
+    assert result["welcome"]["auth"] == {"token": "abc"}
+    assert result["id"] == result["welcome"]["sid"] and result["id"].startswith("/chat#")
+    assert result["echoed"] == ["in chat"]
+    assert result["invalid"] == "Invalid namespace"
+    assert result["refusal"] == {"why": "no-entry"}
+    assert result["connected"] is True
+
+
+def test_reconnection(legacy_app: App) -> None:
+    result = run_v2(legacy_app.url, "reconnection", transports=["polling", "websocket"])
+    assert result["first"] != result["second"] == result["id"]
+    assert result["chatId"] == "/chat#" + result["id"]
+    assert result["echo"] == ["again"]
+
+
+def test_v2_and_v4_clients_share_a_room(legacy_app: App) -> None:
+    seen = run_v2(legacy_app.url, "mixed")
+    polling = {"from": "v2-polling"}
+    websocket = {"from": "v2-websocket", "bytes": js_bytes(b"\x07\x08")}
+    v4 = {"from": "v4", "bytes": js_bytes(b"\x09")}
+    assert seen == {"a": [websocket, v4], "b": [polling, v4], "c": [polling, websocket]}
+
+
+def test_refused_when_allow_eio3_is_off(sio_app: Any) -> None:
+    app = sio_app()
+    result = run_v2(app.url, "refused")
+    assert result["error"] == "xhr poll error"
+    body = requests.get(app.url + "/socket.io/?EIO=3&transport=polling", timeout=5)
+    assert body.status_code == 400
+    assert body.json() == {"code": 5, "message": "Unsupported protocol version"}
