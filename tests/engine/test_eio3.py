@@ -136,3 +136,17 @@ def test_upgrade_keeps_v3_framing(v3_server: EngineHarness) -> None:
         assert h.eio.transport(sid) == "websocket"
     finally:
         ws_close(ws)
+
+
+def test_jsonp_polling(v3_server: EngineHarness) -> None:
+    h = v3_server
+    r = h.http.get(url(h, j="0"), timeout=5)
+    assert r.text.startswith('___eio[0]("') and r.headers["Content-Type"].startswith("text/javascript")
+    [packet] = v3.decode_payload(json.loads(r.text[len("___eio[0]("):-2]))
+    sid = json.loads(packet.data)["sid"]
+    r = h.http.post(url(h, sid, j="0"), data={"d": "6:4hello"}, timeout=5)
+    assert r.text == "ok"
+    h.wait_for(lambda: h.messages, what="a message")
+    assert h.messages[-1] == (sid, "hello")
+    r = h.http.get(url(h, sid, j="0"), timeout=5)
+    assert r.text == '___eio[0]("6:4hello");'
