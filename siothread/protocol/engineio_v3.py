@@ -25,7 +25,7 @@ from base64 import b64decode, b64encode
 from typing import List, Sequence, Union
 
 from ..errors import RemoteProtocolError, peer_error
-from .engineio import DEFAULT_MAX_PACKETS_PER_PAYLOAD, Packet, PacketType, decode_packet
+from .engineio import DEFAULT_MAX_PACKETS_PER_PAYLOAD, Packet, PacketType, decode_packet, encode_packet
 
 __all__ = [
     "encode_payload",
@@ -62,8 +62,7 @@ def _text_of(packet: Packet) -> str:
         if packet.type is not PacketType.MESSAGE:
             raise ValueError("only MESSAGE packets carry binary data")
         return "b4" + b64encode(data).decode("ascii")
-    head = str(packet.type.value)
-    return head if data is None else head + data
+    return encode_packet(packet)  # type: ignore[return-value]  # str data: a str
 
 
 def encode_text_payload(packets: Sequence[Packet]) -> str:
@@ -136,7 +135,7 @@ def _decode_text_payload(text: str, max_packets: int) -> List[Packet]:
     if not text:
         raise _bad("empty payload")
     packets: List[Packet] = []
-    i, n = 0, len(text)
+    i, n, headers = 0, len(text), 0
     while i < n:
         colon = text.find(":", i, i + MAX_LENGTH_DIGITS + 1)
         digits = text[i:colon]
@@ -144,9 +143,10 @@ def _decode_text_payload(text: str, max_packets: int) -> List[Packet]:
             raise _bad("invalid length header in payload")
         start = colon + 1
         end = _end_of_units(text, start, int(digits))
+        headers += 1
+        if headers > max_packets:  # empty packets ("0:") count too: each costs a turn of this loop
+            raise _bad("too many packets in payload")
         if end > start:
-            if len(packets) >= max_packets:
-                raise _bad("too many packets in payload")
             packets.append(_decode_text_packet(text[start:end]))
         i = end
     return packets

@@ -6,27 +6,18 @@ runs tests/js/sio_v2_scenarios.js; the server is the one every Socket.IO scenari
 """
 from __future__ import annotations
 
-import json
-import subprocess
 from typing import Any, Dict, Iterator
 
 import pytest
 import requests
 
-from sio_helpers import App, js_bytes
-from tests.conftest import require_node_modules
+from sio_helpers import App, js_bytes, run_node
 
 pytestmark = pytest.mark.node
 
 
-def run_v2(url: str, scenario: str, timeout: float = 20, **opts: Any) -> Dict[str, Any]:
-    js = require_node_modules("socket.io-client-v2")
-    proc = subprocess.run(["node", str(js / "sio_v2_scenarios.js"), url, scenario, json.dumps(opts)],
-                          capture_output=True, text=True, timeout=timeout, cwd=str(js))
-    lines = [line for line in proc.stdout.splitlines() if line.strip()]
-    if proc.returncode != 0 or not lines:
-        pytest.fail(f"node scenario {scenario} failed: {proc.stdout} {proc.stderr}")
-    return json.loads(lines[-1])  # type: ignore[no-any-return]
+def run_v2(url: str, scenario: str, **opts: Any) -> Dict[str, Any]:
+    return run_node(url, scenario, script="sio_v2_scenarios.js", package="socket.io-client-v2", **opts)
 
 
 @pytest.fixture

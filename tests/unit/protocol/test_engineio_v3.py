@@ -187,3 +187,9 @@ def test_binary_parses_or_fails_cleanly(body: bytes) -> None:
             v3.decode_payload(body, binary=binary)
         except RemoteProtocolError:
             pass
+
+
+def test_empty_packets_count_towards_the_cap() -> None:
+    assert v3.decode_payload("0:1:6", max_packets=2) == [Packet(PacketType.NOOP)]
+    with pytest.raises(RemoteProtocolError):
+        v3.decode_payload("0:" * 3, max_packets=2)
