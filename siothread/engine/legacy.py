@@ -16,7 +16,7 @@ with ``protocol == 3``; what it queues is kept in the v4 form (``4text``,
 from __future__ import annotations
 
 from base64 import b64decode
-from typing import TYPE_CHECKING, Any, List, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Tuple, Union
 
 from ..protocol import engineio_v3 as v3
 from ..protocol import websocket as wsproto
@@ -43,7 +43,7 @@ def to_packets(segments: List[str]) -> List[Packet]:
     return packets
 
 
-def polling_body(segments: List[str], query: dict) -> Tuple[bytes, str]:
+def polling_body(segments: List[str], query: Dict[str, str]) -> Tuple[bytes, str]:
     """The body and content type of a v3 GET answer carrying ``segments``."""
     payload = v3.encode_payload(to_packets(segments), supports_binary="b64" not in query)
     if isinstance(payload, bytes):

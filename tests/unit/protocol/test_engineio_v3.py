@@ -95,7 +95,8 @@ def test_packet_cap() -> None:
 
 NODE = r"""
 const path = require("path");
-const parser = require(require.resolve("engine.io-parser", { paths: [path.dirname(require.resolve("socket.io-client-v2"))] }));
+const v2 = path.dirname(require.resolve("socket.io-client-v2"));
+const parser = require(require.resolve("engine.io-parser", { paths: [v2] }));
 const input = JSON.parse(require("fs").readFileSync(0, "utf8"));
 const revive = (p) => (p.bin !== undefined ? { type: p.type, data: Buffer.from(p.bin, "hex") } : p);
 const dump = (p) => (Buffer.isBuffer(p.data) ? { type: p.type, bin: p.data.toString("hex") } : p);
