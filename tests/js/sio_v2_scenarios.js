@@ -64,7 +64,7 @@ async function roundTrips(socket) {
 const scenarios = {
   // one client on the given transports: handshake, implicit main-namespace connect, round trips
   async basic() {
-    const socket = v2("", { transports: opts.transports, forceBase64: !!opts.forceBase64 });
+    const socket = v2("", { transports: opts.transports });
     const [welcome] = await once(socket, "welcome");
     if (opts.upgrade && socket.io.engine.transport.name !== "websocket") await once(socket.io.engine, "upgrade");
     const result = await roundTrips(socket);
