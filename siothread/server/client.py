@@ -231,7 +231,7 @@ class Client:
             self.connect_timer = None
         # joined to its own room now, so the connect chain and handler can use rooms
         server.manager.connect(name, sid, self.eio_sid)
-        if server._recovery is not None:
+        if server._recovery is not None and not self.legacy:  # protocol v4 cannot carry a pid
             start_session(sock, restored)
         if server.async_handlers:
             sock.queue((CONNECT, None))

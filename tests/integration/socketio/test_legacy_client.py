@@ -47,6 +47,15 @@ def test_round_trips(legacy_app: App, transports: list, options: dict) -> None:
     assert legacy_app.connects[0][:2] == ("/", result["id"])
 
 
+def test_next_to_connection_state_recovery(sio_app: Any) -> None:
+    # a v3 socket gets no pid (protocol v4 cannot carry one) and its session is not kept
+    app = sio_app(allow_eio3=True, recovery={"max_disconnection_duration": 5})
+    result = run_v2(app.url, "basic", transports=["websocket"])
+    assert result["text"] == ROUND_TRIPS["text"]
+    assert result["welcome"] == {"auth": {}, "sid": result["id"]}
+    assert not app.sio._pids
+
+
 def test_namespaces_auth_from_query_and_v4_errors(legacy_app: App) -> None:
     result = run_v2(legacy_app.url, "namespaces", transports=["websocket"])
     assert result["welcome"]["auth"] == {"token": "abc"}
