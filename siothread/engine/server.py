@@ -5,6 +5,8 @@ behaviour of engine.io ``lib/server.ts`` (``verify()``, ``handshake()``,
 ``handleUpgrade()``). Every refusal is a fixed engine.io error body; sids come
 from :mod:`secrets` (120 random bits) and are looked up in a plain dict, so no
 client string ever reaches an attribute lookup (CVE-2026-59724).
+With ``allow_eio3`` it also serves Engine.IO v3 clients; what differs for them
+on the wire lives in :mod:`.legacy`.
 """
 from __future__ import annotations
 

@@ -24,7 +24,9 @@ The heartbeat is one libev timer at a time per session: PING every
 ``ping_timeout`` (+ grace) the session closes with reason ``"ping timeout"``
 (data keeps the wait going, as in Node: a PONG can sit behind a burst).
 Sending a PING never blocks, so the timer callback runs in the event loop
-without a greenlet of its own.
+without a greenlet of its own. A v3 session (``protocol == 3``) runs it the
+other way round: the client PINGs, the session answers PONG and waits
+``ping_interval + ping_timeout`` for the next PING.
 """
 from __future__ import annotations
 
