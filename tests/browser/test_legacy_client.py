@@ -14,6 +14,7 @@ import pytest
 import siothread
 from siothread.server import Server
 from tests.conftest import JS_DIR, require_node_modules, require_program
+from tests.ops.ops_helpers import running
 
 PAGE = """<!doctype html><meta charset="utf-8"><title>socket.io-client 2.x</title>
 <script src="/socket.io-v2.js"></script>"""
@@ -49,13 +50,8 @@ def v2_page(tmp_path: Any) -> Iterator[str]:
         "/socket.io-v2.js": str(js / "node_modules" / "socket.io-client-v2" / "dist" / "socket.io.js"),
     }
     SEEN.clear()
-    wsgi = siothread.make_server(recording(siothread.WSGIApp(sio, static_files=static)), "127.0.0.1", 0)
-    wsgi.start()
-    try:
-        yield f"http://127.0.0.1:{wsgi.server_port}"
-    finally:
-        sio.shutdown(timeout=2)
-        wsgi.stop(timeout=2)
+    with running(sio, recording(siothread.WSGIApp(sio, static_files=static))) as url:
+        yield url
 
 
 @pytest.mark.node

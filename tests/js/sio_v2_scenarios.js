@@ -7,25 +7,12 @@
 
 const ioV2 = require("socket.io-client-v2");
 const { io: ioV4 } = require("socket.io-client");
+const { done, fail, once, toJSON } = require("./scenario");
 
 const [url, scenario, rawOpts] = process.argv.slice(2);
 const opts = rawOpts ? JSON.parse(rawOpts) : {};
 
-function done(result) {
-  process.stdout.write(JSON.stringify(result) + "\n");
-  process.exit(0);
-}
-
-function fail(message) {
-  process.stdout.write(JSON.stringify({ error: String(message && message.stack ? message.stack : message) }) + "\n");
-  process.exit(1);
-}
-
 setTimeout(() => fail("scenario timed out"), opts.deadline || 10000);
-
-function once(emitter, event) {
-  return new Promise((resolve) => emitter.once(event, (...args) => resolve(args)));
-}
 
 function v2(path, extra) {
   return ioV2(url + path, Object.assign({ forceNew: true, reconnection: false }, extra));
@@ -34,20 +21,6 @@ function v2(path, extra) {
 function ack(socket, event, ...args) {
   // socket.io-client 2.x has no timeout(): the scenario deadline bounds the wait
   return new Promise((resolve) => socket.emit(event, ...args, (...ackArgs) => resolve(ackArgs)));
-}
-
-function toJSON(value) {
-  // Buffers become {"$bytes": [..]} so Python can compare them
-  if (Buffer.isBuffer(value) || value instanceof ArrayBuffer) {
-    return { $bytes: Array.from(Buffer.from(value)) };
-  }
-  if (Array.isArray(value)) return value.map(toJSON);
-  if (value && typeof value === "object") {
-    const out = {};
-    for (const [k, v] of Object.entries(value)) out[k] = toJSON(v);
-    return out;
-  }
-  return value;
 }
 
 async function roundTrips(socket) {
