@@ -88,6 +88,8 @@ class EngineConfig:
     max_http_buffer_size: int = 1_000_000
     upgrade_timeout: float = 10.0
     allow_upgrades: bool = True
+    #: Also serve Engine.IO v3 clients (socket.io-client 2.x; Node's ``allowEIO3``). Off by default.
+    allow_eio3: bool = False
     transports: Tuple[str, ...] = TRANSPORTS
     http_compression: bool = True
     compression_threshold: int = 1024

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 
 from ..errors import EngineErrorCode, RemoteProtocolError
 from ..protocol.engineio import SEPARATOR, decode_payload
+from . import legacy
 from .http import StartResponse, compress_body, cors_headers, error_response
 from .session import Reason, Session, State
 
@@ -164,7 +165,13 @@ def handle_get(owner: "SessionOwner", session: Session, environ: dict, query: di
             segments = session.take_pending() or ["6"]
     finally:
         session.poll_active = False
-    payload = SEPARATOR.join(segments)
+    if session.protocol == 3:
+        if index is None:
+            body, ctype = legacy.polling_body(segments, query)
+            return _send(start_response, body, extra, content_type=ctype)
+        payload = legacy.jsonp_payload(segments)
+    else:
+        payload = SEPARATOR.join(segments)
     if index is not None:
         body = jsonp_wrap(index, payload)
         extra.append(("Content-Type", "text/javascript; charset=UTF-8"))
@@ -188,7 +195,7 @@ def handle_post(owner: "SessionOwner", session: Session, environ: dict, query: d
                 start_response: StartResponse) -> List[bytes]:
     extra = cors_headers(environ, owner.config)
     ctype = environ.get("CONTENT_TYPE", "")
-    if ctype.split(";")[0].strip().lower() == "application/octet-stream":
+    if ctype.split(";")[0].strip().lower() == "application/octet-stream" and session.protocol != 3:
         # EIO4 polling bodies are text; answer and end the response (CVE-2026-59725).
         session.close(Reason.TRANSPORT_ERROR)
         return error_response(start_response, EngineErrorCode.BAD_REQUEST, extra_headers=extra)
@@ -216,7 +223,11 @@ def handle_post(owner: "SessionOwner", session: Session, environ: dict, query: d
                 form = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=4)
                 text = form.get("d", [""])[0]
                 text = _JSONP_NEWLINES.sub(lambda m: m.group(0) if m.group(1) else "\n", text)
-                packets = decode_payload(text, max_packets=owner.config.max_packets_per_payload)
+                max_packets = owner.config.max_packets_per_payload
+                packets = (legacy.decode_post(text, "", max_packets) if session.protocol == 3
+                           else decode_payload(text, max_packets=max_packets))
+            elif session.protocol == 3:
+                packets = legacy.decode_post(body, ctype, owner.config.max_packets_per_payload)
             else:
                 packets = decode_payload(body, max_packets=owner.config.max_packets_per_payload)
         except (RemoteProtocolError, UnicodeDecodeError, ValueError):

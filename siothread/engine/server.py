@@ -5,6 +5,8 @@ behaviour of engine.io ``lib/server.ts`` (``verify()``, ``handshake()``,
 ``handleUpgrade()``). Every refusal is a fixed engine.io error body; sids come
 from :mod:`secrets` (120 random bits) and are looked up in a plain dict, so no
 client string ever reaches an attribute lookup (CVE-2026-59724).
+With ``allow_eio3`` it also serves Engine.IO v3 clients; what differs for them
+on the wire lives in :mod:`.legacy`.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from ..errors import CloseCode, EngineErrorCode, RemoteProtocolError
 from ..protocol.engineio import SEPARATOR, Packet, PacketType, decode_ws_text, open_packet_data
-from . import polling
+from . import legacy, polling
 from ._runtime import Runtime
 from .config import EngineConfig
 from .diagnostics import NO_HANDOVER, Diagnostics
@@ -153,6 +155,13 @@ class Server:
             raise KeyError("unknown session")
         return session.transport
 
+    def protocol(self, sid: str) -> int:
+        """The Engine.IO revision of a session: 4, or 3 for a legacy client (``allow_eio3``)."""
+        session = self.sessions.get(sid)
+        if session is None:
+            raise KeyError("unknown session")
+        return session.protocol
+
     def is_connected(self, sid: str) -> bool:
         return sid in self.sessions
 
@@ -221,8 +230,10 @@ class Server:
                 return error_response(start_response, EngineErrorCode.FORBIDDEN, 403)
             start_response("204 No Content", preflight_headers(environ, cfg) + [("Content-Length", "0")])
             return []
-        if query.get("EIO") != "4":
+        eio = query.get("EIO")
+        if eio != "4" and (eio != "3" or not cfg.allow_eio3):
             return error_response(start_response, EngineErrorCode.UNSUPPORTED_PROTOCOL_VERSION)
+        protocol = 4 if eio == "4" else 3
         transport = query.get("transport")
         if transport not in cfg.transports:
             return error_response(start_response, EngineErrorCode.UNKNOWN_TRANSPORT)
@@ -234,7 +245,7 @@ class Server:
             if handoff is not None and handoff(sid):
                 return []
         if transport == "websocket":
-            return self._handle_websocket(environ, start_response, sid, allowed)
+            return self._handle_websocket(environ, start_response, sid, allowed, protocol)
         if not allowed:
             if sid is None:
                 self._refused("origin", environ)
@@ -242,14 +253,14 @@ class Server:
         if sid is None:
             if method != "GET":
                 return error_response(start_response, EngineErrorCode.BAD_HANDSHAKE_METHOD)
-            return self._handshake_polling(environ, start_response, query)
+            return self._handshake_polling(environ, start_response, query, protocol)
         session = self._find_session(sid)
         if session is None:
             last = self._last_polls.pop(sid, None) if method == "GET" else None
             if last is not None:
                 return polling.handle_get(self, last, environ, query, start_response)
             return error_response(start_response, EngineErrorCode.UNKNOWN_SID)
-        if session.transport != "polling":
+        if session.transport != "polling" or session.protocol != protocol:
             # conformance: "should ignore HTTP requests with same sid after upgrade"
             return error_response(start_response, EngineErrorCode.BAD_REQUEST)
         if method == "GET":
@@ -323,7 +334,8 @@ class Server:
             parts.append(f"Max-Age={int(cookie.get('maxAge', cookie.get('max_age')))}")
         return [("Set-Cookie", "; ".join(parts))]
 
-    def _handshake_polling(self, environ: dict, start_response: Callable[..., Any], query: dict) -> Any:
+    def _handshake_polling(self, environ: dict, start_response: Callable[..., Any], query: dict,
+                           protocol: int = 4) -> Any:
         jsonp = polling.jsonp_index(query)
         if jsonp == "":
             return error_response(start_response, EngineErrorCode.BAD_REQUEST, 400,
@@ -333,6 +345,7 @@ class Server:
             code, status, message = refusal
             return error_response(start_response, code, status, cors_headers(environ, self.config), message)
         session = self._new_session(environ, "polling")
+        session.protocol = protocol
         session.send_text_packet(self._open_segment(session, "polling"))
         if self._trigger("connect", session.sid, environ) is False:
             self._refused("connect_handler", environ)
@@ -341,12 +354,15 @@ class Server:
             return error_response(start_response, EngineErrorCode.FORBIDDEN, 403,
                                   cors_headers(environ, self.config))
         session.start_heartbeat()
-        payload = SEPARATOR.join(session.take_pending())
+        pending = session.take_pending()
         if jsonp is not None:
             # JSONP handshake: the OPEN packet is wrapped like every later GET (polling-jsonp.ts).
+            payload = legacy.jsonp_payload(pending) if protocol == 3 else SEPARATOR.join(pending)
             body, ctype = polling.jsonp_wrap(jsonp, payload), "text/javascript; charset=UTF-8"
+        elif protocol == 3:
+            body, ctype = legacy.polling_body(pending, query)
         else:
-            body, ctype = payload.encode("utf-8"), "text/plain; charset=UTF-8"
+            body, ctype = SEPARATOR.join(pending).encode("utf-8"), "text/plain; charset=UTF-8"
         headers = [
             ("Content-Type", ctype),
             ("Content-Length", str(len(body))),
@@ -358,7 +374,7 @@ class Server:
 
     # -- WebSocket ----------------------------------------------------------------
     def _handle_websocket(self, environ: dict, start_response: Callable[..., Any], sid: Optional[str],
-                          origin_ok: bool) -> Any:
+                          origin_ok: bool, protocol: int = 4) -> Any:
         acceptor = find_acceptor(environ, start_response)
         if acceptor is None:
             self._diag.once("no-handover", NO_HANDOVER)
@@ -380,13 +396,13 @@ class Server:
                 code, status, message = refusal
                 return acceptor.refuse(start_response, error_response(start_response, code, status, None, message),
                                        CloseCode.POLICY_VIOLATION if status == 403 else CloseCode.GOING_AWAY)
-            return self._run_ws_session(environ, acceptor)
+            return self._run_ws_session(environ, acceptor, protocol)
         session = self._find_session(sid)
         if session is None:
             return acceptor.refuse(start_response, error_response(start_response, EngineErrorCode.UNKNOWN_SID),
                                    CloseCode.POLICY_VIOLATION)
         if (session.transport != "polling" or session.state is not State.OPEN
-                or not self.config.allow_upgrades):
+                or not self.config.allow_upgrades or session.protocol != protocol):
             # A second WebSocket for an upgraded (or upgrading) sid: the first is unaffected.
             if self.observers:
                 self._observe("upgrade", sid, "refused")
@@ -418,9 +434,12 @@ class Server:
             if self._ws_loops == 0:
                 self._ws_idle.set()
 
-    def _run_ws_session(self, environ: dict, acceptor: Acceptor) -> Any:
+    def _run_ws_session(self, environ: dict, acceptor: Acceptor, protocol: int = 4) -> Any:
         conn = acceptor.accept(self)
         session = self._new_session(environ, "websocket")
+        if protocol == 3:
+            session.protocol = 3
+            legacy.adopt(conn)
         session.ws = conn
         conn.session = session
         conn.write_text(self._open_segment(session, "websocket"))
@@ -431,7 +450,7 @@ class Server:
             conn.abort(CloseCode.POLICY_VIOLATION)
             return acceptor.done(conn)
         session.start_heartbeat()
-        conn.on_message = lambda data: self._on_ws_message(session, data)
+        conn.on_message = self._ws_message_handler(session)
         if acceptor.detachable:
             # The request's greenlet ends now; the session is read by a fresh greenlet whose
             # stack is a few frames deep instead of the whole WSGI call chain (what an idle
@@ -458,6 +477,8 @@ class Server:
 
     def _run_upgrade(self, session: Session, acceptor: Acceptor) -> Any:
         conn = acceptor.accept(self)
+        if session.protocol == 3:
+            legacy.adopt(conn)
         conn.session = session
         session.begin_upgrade(conn)
 
@@ -473,7 +494,7 @@ class Server:
                     conn.abort()
                     return
                 session.complete_upgrade(conn)
-                conn.on_message = lambda d: self._on_ws_message(session, d)
+                conn.on_message = self._ws_message_handler(session)
                 if self.observers:
                     self._observe("upgrade", session.sid, "websocket")
             else:
@@ -501,6 +522,11 @@ class Server:
         return acceptor.done(conn)
 
     # -- inbound packets ----------------------------------------------------------
+    def _ws_message_handler(self, session: Session) -> Callable[[Any], None]:
+        if session.protocol == 3:
+            return lambda data: legacy.ws_message(session, data, self._on_message, self.session_packet)
+        return lambda data: self._on_ws_message(session, data)
+
     def _on_ws_message(self, session: Session, data: Any) -> None:
         if type(data) is str:
             if data[:1] == "4" and SEPARATOR not in data:
@@ -523,11 +549,13 @@ class Server:
             self._on_message(session.sid, packet.data if packet.data is not None else "")
         elif ptype is PacketType.PONG:
             session.on_pong()
+        elif ptype is PacketType.PING:
+            session.on_ping(packet.data)
         elif ptype is PacketType.CLOSE:
             # The client closed: a pending GET is released with a NOOP, not answered with a
             # CLOSE of our own (conformance "forcefully closes the session").
             session.close(Reason.TRANSPORT_CLOSE, notify_peer=False)
-        # PING (EIO3 only), NOOP, UPGRADE and OPEN from a client carry nothing for us.
+        # NOOP, UPGRADE and OPEN from a client carry nothing for us.
 
     def session_closing(self, session: Session) -> None:
         """The session starts closing: requests for its sid no longer reach it."""

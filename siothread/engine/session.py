@@ -24,7 +24,9 @@ The heartbeat is one libev timer at a time per session: PING every
 ``ping_timeout`` (+ grace) the session closes with reason ``"ping timeout"``
 (data keeps the wait going, as in Node: a PONG can sit behind a burst).
 Sending a PING never blocks, so the timer callback runs in the event loop
-without a greenlet of its own.
+without a greenlet of its own. A v3 session (``protocol == 3``) runs it the
+other way round: the client PINGs, the session answers PONG and waits
+``ping_interval + ping_timeout`` for the next PING.
 """
 from __future__ import annotations
 
@@ -83,6 +85,7 @@ class Session:
         "sid", "owner", "environ", "transport", "state", "ws", "reason",
         "_pending", "_pending_bytes", "_poll_parking", "poll_active", "post_active",
         "_ping_timer", "_pong_timer", "_pong_deadline", "_closed_event", "upgrade_ws", "overflowed", "heard",
+        "protocol",
         "__weakref__",
     )
 
@@ -113,6 +116,8 @@ class Session:
         self.overflowed = False
         #: the client sent something since the last PING (set by the transports)
         self.heard = False
+        #: the Engine.IO revision the client speaks: 4, or 3 (socket.io-client 2.x, ``allow_eio3``)
+        self.protocol = 4
 
     # -- state --------------------------------------------------------------------
     def _set_state(self, new: State) -> None:
@@ -188,7 +193,10 @@ class Session:
 
     # -- heartbeat ----------------------------------------------------------------
     def start_heartbeat(self) -> None:
-        self._schedule_ping()
+        if self.protocol == 3:
+            self._await_client_ping()
+        else:
+            self._schedule_ping()
 
     def _schedule_ping(self) -> None:
         if self.state is State.CLOSED:
@@ -243,11 +251,40 @@ class Session:
             self.owner.runtime.spawn(self.close, Reason.PING_TIMEOUT)
 
     def on_pong(self) -> None:
+        if self.protocol == 3:
+            return  # wrong heartbeat direction for v3: its timer waits for PINGs
         timer = self._pong_timer
         if timer is not None:
             timer.cancel()
             self._pong_timer = None
             self._schedule_ping()
+
+    # Engine.IO v3 turns the heartbeat around: the client sends PING every ping_interval and
+    # the server answers PONG; no PING within ping_interval + ping_timeout closes the session
+    # (Node's socket.ts resetPingTimeout for protocol 3).
+    def _await_client_ping(self) -> None:
+        self.heard = False
+        cfg = self.owner.config
+        self._pong_timer = self.owner.runtime.call_later_in_loop(
+            cfg.ping_interval + cfg.ping_timeout + cfg.ping_grace, self._ping_missing
+        )
+
+    def _ping_missing(self) -> None:
+        self._pong_timer = None
+        if self.heard and not self.closed:
+            self._await_client_ping()  # the PING may be queued behind data, as for a v4 PONG
+        elif not self.closed:
+            self.owner.runtime.spawn(self.close, Reason.PING_TIMEOUT)
+
+    def on_ping(self, data: Optional[str]) -> None:
+        """A PING from a v3 client: answer PONG (a v4 client never sends one; it is ignored)."""
+        if self.protocol != 3 or self.closed:
+            return
+        timer = self._pong_timer
+        if timer is not None:
+            timer.cancel()
+        self.send_text_packet("3" if data is None else "3" + data)
+        self._await_client_ping()
 
     def _stop_heartbeat(self) -> None:
         for timer in (self._ping_timer, self._pong_timer):

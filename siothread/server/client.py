@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from urllib.parse import parse_qsl
 from typing import TYPE_CHECKING, Any, Dict, Optional, Set, Union
 
 from ..adapters.base import RecoveredSession
@@ -56,10 +57,10 @@ class Client:
 
     __slots__ = (
         "server", "eio_sid", "environ", "decoder", "sockets", "seen_namespaces", "connect_timer",
-        "attachment_timer", "closing", "connected_at", "partial_bytes",
+        "attachment_timer", "closing", "connected_at", "partial_bytes", "legacy",
     )
 
-    def __init__(self, server: "Server", eio_sid: str, environ: Dict[str, Any]) -> None:
+    def __init__(self, server: "Server", eio_sid: str, environ: Dict[str, Any], legacy: bool = False) -> None:
         self.server = server
         self.eio_sid = eio_sid
         self.environ = environ
@@ -73,7 +74,14 @@ class Client:
         self.connected_at = time.time()
         #: bytes of the binary packet being assembled (its attachments so far)
         self.partial_bytes = 0
+        #: a Socket.IO protocol v4 client over Engine.IO v3 (socket.io-client 2.x, ``allow_eio3``)
+        self.legacy = legacy
         self.start_connect_timer()
+
+    def connect_main_namespace(self) -> None:
+        """Protocol v4 (``legacy``): the main namespace is joined with the connection, the client
+        sends no CONNECT for it (Node's ``Server.onconnection``: ``client.connect("/")``)."""
+        self.on_connect_packet(_Packet(_P_CONNECT, "/", None), 0)
 
     # ----------------------------------------------------------------- timers
     def start_connect_timer(self) -> None:
@@ -161,6 +169,12 @@ class Client:
         server = self.server
         name = packet.namespace
         auth = packet.data
+        if self.legacy:
+            # Protocol v4 carries no auth: the namespace's query string stands in for it
+            # (``0/admin?token=abc,``), as in Node's Client._parseNamespace. The whole
+            # namespace is within max_namespace_length, so the query is bounded too.
+            name, _, query = name.partition("?")
+            auth = dict(parse_qsl(query, keep_blank_values=True))
         if auth is None:
             auth = {}
         elif not isinstance(auth, dict):
@@ -196,7 +210,7 @@ class Client:
                 self.send_connect_error(name, {"message": "Invalid namespace"})
                 return
         restored: Optional[RecoveredSession] = None
-        if server._recovery is not None and "pid" in auth:
+        if server._recovery is not None and "pid" in auth and not self.legacy:
             restored = self.restore(packet, size, name, auth)
             if restored is _DEFERRED:
                 return
@@ -204,7 +218,11 @@ class Client:
             auth = {k: v for k, v in auth.items() if k != "pid" and k != "offset"}
             if restored is not None and restored.sid in server._sockets:
                 restored = None
-        sid = restored.sid if restored is not None else _new_sid(server._sockets)
+        if self.legacy:
+            # socket.io-client 2.x names its socket so itself; Node's server does the same
+            sid = self.eio_sid if name == "/" else f"{name}#{self.eio_sid}"
+        else:
+            sid = restored.sid if restored is not None else _new_sid(server._sockets)
         sock = Socket(sid, self, name, registry.route(name, primary), auth)
         self.sockets[name] = sock
         server._sockets[sid] = sock
@@ -213,7 +231,7 @@ class Client:
             self.connect_timer = None
         # joined to its own room now, so the connect chain and handler can use rooms
         server.manager.connect(name, sid, self.eio_sid)
-        if server._recovery is not None:
+        if server._recovery is not None and not self.legacy:  # protocol v4 cannot carry a pid
             start_session(sock, restored)
         if server.async_handlers:
             sock.queue((CONNECT, None))
@@ -223,7 +241,13 @@ class Client:
     def send_connect_error(self, name: str, payload: Dict[str, Any]) -> None:
         if self.server._observers:
             self.server._observe("connect_refused", name, payload)
-        for message in self.server._encode(_Packet(_P_CONNECT_ERROR, name, payload)):
+        answer: Any = payload
+        if self.legacy:
+            # Protocol v4's ERROR packet (same type number): the error's data, else its message
+            # (Node's namespace.ts: ``socket._error(err.data || err.message)``).
+            data = payload.get("data")
+            answer = data if isinstance(data, (str, dict)) and data else str(payload.get("message", ""))
+        for message in self.server._encode(_Packet(_P_CONNECT_ERROR, name, answer)):
             self.send_raw(message)
 
     # --------------------------------------------------------- state recovery

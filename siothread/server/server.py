@@ -307,9 +307,13 @@ class Server(PythonSocketIOAttributes):
         if not self._manager_ready:
             self._manager_ready = True
             self.manager.initialize()
-        self._clients[eio_sid] = Client(self, eio_sid, environ)
+        protocol = getattr(self.eio, "protocol", None)
+        legacy = protocol is not None and protocol(eio_sid) == 3
+        client = self._clients[eio_sid] = Client(self, eio_sid, environ, legacy)
         if self._observers:
             self._observe("raw_connection", eio_sid)
+        if legacy:
+            client.connect_main_namespace()
         return None
 
     def _on_eio_message(self, eio_sid: str, data: Union[str, bytes]) -> None:

@@ -387,7 +387,9 @@ class Socket:
         server = self.server
         self.state = _CONNECTED
         self.connected_at = time.time()
-        answer = {"sid": self.sid} if self.pid is None else {"sid": self.sid, "pid": self.pid}
+        answer: Any = {"sid": self.sid} if self.pid is None else {"sid": self.sid, "pid": self.pid}
+        if self.client.legacy:
+            answer = None  # protocol v4: a bare CONNECT (``0``, ``0/nsp,``)
         for message in server._encode(_Packet(_P_CONNECT, self.namespace, answer)):
             self.client.send_raw(message)
         held = self.held

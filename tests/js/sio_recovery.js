@@ -11,19 +11,10 @@
 "use strict";
 
 const { io } = require("socket.io-client");
+const { done, fail } = require("./scenario");
 
 const [url, scenario, rawOpts] = process.argv.slice(2);
 const opts = rawOpts ? JSON.parse(rawOpts) : {};
-
-function done(result) {
-  process.stdout.write(JSON.stringify(result) + "\n");
-  process.exit(0);
-}
-
-function fail(message) {
-  process.stdout.write(JSON.stringify({ error: String(message) }) + "\n");
-  process.exit(1);
-}
 
 setTimeout(() => fail("scenario timed out"), opts.deadline || 10000);
 

@@ -5,6 +5,7 @@
 "use strict";
 
 const { io, Manager } = require("socket.io-client");
+const { done, fail, once, toJSON } = require("./scenario");
 
 const [url, scenario, rawOpts] = process.argv.slice(2);
 const opts = rawOpts ? JSON.parse(rawOpts) : {};
@@ -12,21 +13,7 @@ const transports = opts.transports || ["polling", "websocket"];
 // opts.parser === "msgpack": the socket.io-msgpack-parser both ends must agree on
 const parser = opts.parser === "msgpack" ? { parser: require("socket.io-msgpack-parser") } : {};
 
-function done(result) {
-  process.stdout.write(JSON.stringify(result) + "\n");
-  process.exit(0);
-}
-
-function fail(message) {
-  process.stdout.write(JSON.stringify({ error: String(message) }) + "\n");
-  process.exit(1);
-}
-
 setTimeout(() => fail("scenario timed out"), opts.deadline || 10000);
-
-function once(socket, event) {
-  return new Promise((resolve) => socket.once(event, (...args) => resolve(args)));
-}
 
 function connectSocket(socket) {
   return new Promise((resolve, reject) => {
@@ -40,20 +27,6 @@ function ackAll(socket, event, ...args) {
   return new Promise((resolve, reject) =>
     socket.timeout(3000).emit(event, ...args, (err, ...ackArgs) => (err ? reject(err) : resolve(ackArgs)))
   );
-}
-
-function toJSON(value) {
-  // Buffers become {"$bytes": [..]} so Python can compare them
-  if (Buffer.isBuffer(value) || value instanceof ArrayBuffer) {
-    return { $bytes: Array.from(Buffer.from(value)) };
-  }
-  if (Array.isArray(value)) return value.map(toJSON);
-  if (value && typeof value === "object") {
-    const out = {};
-    for (const [k, v] of Object.entries(value)) out[k] = toJSON(v);
-    return out;
-  }
-  return value;
 }
 
 const scenarios = {

@@ -108,10 +108,12 @@ def register(sio: Server, app: App, ns: str) -> None:
         sio.disconnect(sid, namespace=ns)
 
 
-def run_node(url: str, scenario: str, timeout: float = 20, **opts: Any) -> Dict[str, Any]:
-    """Run a socket.io-client scenario; returns its JSON result (fails the test on error)."""
-    js = require_node_modules()
-    proc = subprocess.run(["node", str(js / "sio_scenarios.js"), url, scenario, json.dumps(opts)],
+def run_node(url: str, scenario: str, timeout: float = 20, *, script: str = "sio_scenarios.js",
+             package: str = "socket.io-client", **opts: Any) -> Dict[str, Any]:
+    """Run a socket.io-client scenario of ``script`` (which needs the npm ``package``); returns its
+    JSON result (fails the test on error)."""
+    js = require_node_modules(package)
+    proc = subprocess.run(["node", str(js / script), url, scenario, json.dumps(opts)],
                           capture_output=True, text=True, timeout=timeout, cwd=str(js))
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     if proc.returncode != 0 or not lines:
