@@ -20,7 +20,7 @@ if [ ! -d examples/node_modules ] || [ examples/package-lock.json -nt examples/n
 fi
 
 flask_oldest=0
-if [ $# -eq 0 ]; then
+if [ $# -eq 0 ] || { [ $# -eq 1 ] && [ "$1" = "--run-slow" ]; }; then
     flask_oldest=1
 else
     for arg in "$@"; do
@@ -29,7 +29,12 @@ else
 fi
 
 status=0
-.venv/bin/python -m pytest "$@" || status=$?
+if [ $# -eq 0 ] || { [ $# -eq 1 ] && [ "$1" = "--run-slow" ]; }; then
+    # the whole suite: its directories in a few pytest processes side by side
+    .venv/bin/python scripts/_parallel_pytest.py "$@" || status=$?
+else
+    .venv/bin/python -m pytest "$@" || status=$?
+fi
 if [ "$flask_oldest" = 1 ]; then
     stamp=".venv-flask22/.siothread-installed"
     if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ scripts/test.sh -nt "$stamp" ]; then

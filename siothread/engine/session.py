@@ -265,9 +265,9 @@ class Session:
     def _await_client_ping(self) -> None:
         self.heard = False
         cfg = self.owner.config
-        self._pong_timer = self.owner.runtime.call_later_in_loop(
-            cfg.ping_interval + cfg.ping_timeout + cfg.ping_grace, self._ping_missing
-        )
+        wait = cfg.ping_interval + cfg.ping_timeout + cfg.ping_grace
+        self._pong_deadline = self.owner.runtime.monotonic() + wait  # what pong_overdue() checks
+        self._pong_timer = self.owner.runtime.call_later_in_loop(wait, self._ping_missing)
 
     def _ping_missing(self) -> None:
         self._pong_timer = None
