@@ -64,8 +64,11 @@ const socket = io({ auth: { token: "browser" } });
 socket.on("my_response", (msg) => log(msg.data));
 socket.on("hello", (a, b, c) => log("hello " + a + " " + b + " " + c.auth.token));
 socket.on("disconnect", (reason) => { log("disconnected: " + reason); window.finished = true; });
-socket.on("connect", () => {
+// on the engine's open, not on connect: a quick upgrade may finish before the CONNECT answer
+socket.io.on("open", () => {
   socket.io.engine.once("upgrade", () => log("upgraded to " + socket.io.engine.transport.name));
+});
+socket.on("connect", () => {
   socket.emit("my_event", { data: "echo from the page" });
   socket.emit("join", { room: "page-room" });
   socket.emit("my_room_event", { data: "to the page's room", room: "page-room" });
