@@ -138,7 +138,7 @@ class TakeoverAcceptor(Acceptor):
                 if negotiated is not None:
                     extensions, deflate = negotiated
         gsock, rfile = self._get_socket()
-        gsock = server.runtime.wrap_socket(gsock)
+        gsock = owner.runtime.wrap_socket(gsock)
         # The session keeps the environ (and the session's greenlet this acceptor): neither may
         # keep the request's handler and its reader objects alive for the connection's life.
         self._get_socket = _taken
