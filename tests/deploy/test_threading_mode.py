@@ -2,6 +2,7 @@
 import threading
 
 import pytest
+import requests
 
 import siothread as socketio
 
@@ -32,3 +33,26 @@ def test_a_blocking_handler_does_not_stop_other_clients(deploy, server):
     finally:
         a.disconnect()
         b.disconnect()
+
+
+def _mode(d):
+    return requests.get(d.url + "/mode", timeout=5).json()
+
+
+@pytest.mark.parametrize("server, mode, by", [
+    ("siothread", "gevent", "siothread's gevent server"),
+    ("werkzeug", "threading", "the first handle_request() call"),
+    ("waitress", "threading", "the first handle_request() call"),
+])
+def test_the_same_unpatched_app_resolves_async_mode_none_by_the_server_that_calls_it(deploy, server, mode, by):
+    d = deploy(server)
+    client = socketio.Client(reconnection=False)
+    client.connect(d.url)
+    try:
+        got = threading.Event()
+        client.on("pong_from_server", got.set)
+        client.emit("ping_from_client")
+        assert got.wait(5)
+    finally:
+        client.disconnect()
+    assert _mode(d) == {"async_mode": mode, "pid": _mode(d)["pid"], "resolved": mode, "resolved_by": by}
