@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 import click
 import flask
 
+from siothread.engine.modes import serving_on_gevent
 from siothread.serving import serve
 
 from . import _reloader
@@ -85,6 +86,7 @@ class Runner:
         if certfile or keyfile:
             kwargs.update(certfile=certfile, keyfile=keyfile)
         server = self.socketio._require_server()
+        serving_on_gevent(server, "socketio.run()")  # before the runtime is used below
         self._stop_event = stop_event = server.runtime.Event()
         watcher = _reloader.watch(server, stop_event, **options) if use_reloader else None
         try:

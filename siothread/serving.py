@@ -49,6 +49,8 @@ import gevent.event
 from gevent import pywsgi
 from gevent.hub import Waiter, get_hub
 
+from .engine.modes import serving_on_gevent
+
 __all__ = ["Handler", "Server", "make_server", "serve"]
 
 #: The longest request line (method, target, version) accepted; longer ones get 414.
@@ -1133,6 +1135,8 @@ class Server(pywsgi.WSGIServer):
     def __init__(self, listener: Any, application: Any, *, header_timeout: float = 10.0,
                  idle_timeout: float = 30.0, **kwargs: Any) -> None:
         kwargs.setdefault("log", None)
+        # servers of the app still undecided (async_mode=None in an unpatched process) run on gevent
+        serving_on_gevent(application, "siothread's gevent server")
         super().__init__(listener, application, **kwargs)
         self.header_timeout = float(header_timeout)
         self.idle_timeout = float(idle_timeout)

@@ -1,4 +1,4 @@
-"""``async_mode``: which concurrency runtime a server runs on, chosen once, at construction.
+"""``async_mode``: which concurrency runtime a server runs on, chosen once.
 
 python-socketio's names are kept so that ``Server(async_mode=...)`` and the
 ``if sio.async_mode == ...`` branches of existing applications work unchanged:
@@ -13,9 +13,24 @@ python-socketio's names are kept so that ``Server(async_mode=...)`` and the
   thread without gevent's monkey-patching (Werkzeug's dev server, waitress,
   gunicorn ``gthread``, uWSGI ``--threads``). See
   :mod:`siothread.engine._threading_runtime`.
-- ``None``: pick what the process can serve, as python-socketio does: gevent
-  when gevent's monkey-patching is active or the server is built inside a
-  greenlet, ``gevent_uwsgi`` under uWSGI's gevent loop, else threading.
+- ``None`` (the default): pick what the process can serve. With evidence at
+  construction it is decided then: ``gevent_uwsgi`` under uWSGI's gevent loop,
+  gevent when gevent's monkey-patching is active or the server is built inside
+  a greenlet. Without (an unpatched process building its app at import time,
+  which siothread's own gevent server and a threaded WSGI server both do), the
+  server is *undecided* and resolves once, at the first of: its first request
+  (from a gevent greenlet: gevent; from an OS thread: threading), siothread's
+  gevent server starting with it (``siothread.serve``, ``make_server``,
+  ``python -m siothread``, the gunicorn worker, ``flask_siothread``'s
+  ``run()``: gevent, see :func:`serving_on_gevent`), or any other use before
+  those (``start_background_task``, ``sleep``, ``emit``...: :func:`detect_mode`
+  where it is called). See :mod:`siothread.engine._auto_runtime`.
+  ``sio.async_mode`` reports the resolved mode; before resolution it reports
+  what :func:`detect_mode` picks in the calling context (never None, so that
+  ``if sio.async_mode == 'threading': app.run(threaded=True)`` branches work),
+  which the first request may still overrule.
+
+Explicit modes are decided at construction and never change.
 
 ``'eventlet'`` is refused: siothread has no eventlet runtime, and an eventlet
 hub calling a gevent or thread-based server blocks the whole process.
@@ -25,7 +40,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Optional, Tuple
 
-__all__ = ["ASYNC_MODES", "select_runtime", "detect_mode"]
+__all__ = ["ASYNC_MODES", "select_runtime", "detect_mode", "serving_on_gevent"]
 
 #: every value ``async_mode`` accepts besides None
 ASYNC_MODES = ("gevent", "gevent_uwsgi", "threading")
@@ -62,14 +77,19 @@ def detect_mode() -> str:
     return "threading"
 
 
-def select_runtime(async_mode: Optional[str], runtime: Any = None) -> Tuple[str, Any]:
+def select_runtime(async_mode: Optional[str], runtime: Any = None) -> Tuple[Optional[str], Any]:
     """``(mode, runtime)`` for an ``async_mode`` value; ``ValueError`` names the supported modes.
 
     ``runtime`` (a test's fake-clock runtime) is used as given, with the mode it declares.
+    ``None`` without evidence at construction gives ``(None, AutoRuntime())``: decided at first use.
     """
     if runtime is not None:
         return getattr(runtime, "mode", "gevent"), runtime
     if async_mode is None:
+        if not (_uwsgi_gevent_loop() or _gevent_active()):
+            from ._auto_runtime import AutoRuntime
+
+            return None, AutoRuntime()
         async_mode = detect_mode()
     if async_mode not in ASYNC_MODES:
         hint = (" (siothread has no eventlet runtime: an eventlet hub blocks the whole process "
@@ -83,3 +103,43 @@ def select_runtime(async_mode: Optional[str], runtime: Any = None) -> Tuple[str,
     from ._runtime import RUNTIME
 
     return async_mode, RUNTIME
+
+
+#: attributes through which :func:`serving_on_gevent` looks for servers inside an application
+_INNER = ("server", "eio", "wsgi_app", "other_wsgi_app", "app", "application", "socketio", "wsgi")
+
+
+def serving_on_gevent(app: Any, by: str) -> None:
+    """siothread's gevent server is about to serve ``app``: undecided servers in it resolve to gevent.
+
+    Follows the usual wrappers (``WSGIApp.server``, a Flask app's ``wsgi_app``,
+    ``flask_siothread``'s extension, a Socket.IO server's ``eio``) through their
+    instance attributes only. A server not found there still resolves correctly,
+    at its first request (which comes from a greenlet). One resolved to threading
+    already (a background task started before serving) is logged: its requests
+    will be refused, and the message says why.
+    """
+    from ._auto_runtime import AutoRuntime
+
+    seen = set()
+    todo = [(app, 0)]
+    while todo:
+        obj, depth = todo.pop()
+        if id(obj) in seen or depth > 6:
+            continue
+        seen.add(id(obj))
+        attrs = getattr(obj, "__dict__", None)
+        if not isinstance(attrs, dict):
+            continue
+        auto = attrs.get("auto_runtime")
+        if isinstance(auto, AutoRuntime) and id(auto) not in seen:
+            seen.add(id(auto))
+            auto.resolve("gevent", by)
+            if auto.mode == "threading":
+                import logging
+
+                logging.getLogger("siothread.engine").error(
+                    "async_mode=None resolved to 'threading' at %s, before %s started: its requests will be "
+                    "refused. Fix: start background tasks after serving starts (or from a request), or build "
+                    "the Server with async_mode='gevent'", auto.resolved_by, by)
+        todo.extend((attrs[name], depth + 1) for name in _INNER if attrs.get(name) is not None)

@@ -20,7 +20,8 @@ from . import legacy, polling
 from ._runtime import Runtime
 from .config import EngineConfig
 from .diagnostics import NO_HANDOVER, Diagnostics
-from .modes import select_runtime
+from ._auto_runtime import AutoRuntime
+from .modes import detect_mode, select_runtime
 from .http import cors_headers, error_response, origin_allowed, parse_query, preflight_headers
 from .prepared import Prepared
 from .session import Reason, Session, State
@@ -61,7 +62,9 @@ class Server:
     def __init__(self, *, runtime: Optional[Runtime] = None, async_mode: Optional[str] = None,
                  monitor_clients: Optional[bool] = None, **options: Any) -> None:
         self.config = EngineConfig.from_kwargs(**options)
-        self.async_mode, self.runtime = select_runtime(async_mode, runtime)
+        self._async_mode, self.runtime = select_runtime(async_mode, runtime)
+        #: the stand-in runtime while ``async_mode=None`` is undecided (:mod:`._auto_runtime`), else None
+        self.auto_runtime: Optional[AutoRuntime] = self.runtime if self._async_mode is None else None
         self.logger = self.config.logger
         self._diag = Diagnostics(self.logger)
         self.debug = self.logger.isEnabledFor(logging.DEBUG)
@@ -73,11 +76,27 @@ class Server:
         self._on_message: Handler = lambda sid, data: None
         self._accepting = True
         self._ws_loops = 0
-        self._ws_idle = self.runtime.Event()
-        self._ws_idle.set()
+        self._ws_idle: Any = None
         #: watchers told of refused handshakes, upgrades and overflows (:class:`siothread.observer.Observer`)
         self.observers: List[Any] = []
+        if self.auto_runtime is not None:
+            self.auto_runtime.on_resolve(self._runtime_resolved)
+        else:
+            self._runtime_resolved(self._async_mode, self.runtime)
         self.runtime.guard(self, _THREAD_SAFE_API)
+
+    def _runtime_resolved(self, mode: str, runtime: Any) -> None:
+        """The runtime is known (at construction, or at first use with ``async_mode=None``)."""
+        self._async_mode = mode
+        self.runtime = runtime
+        self._ws_idle = runtime.Event()
+        self._ws_idle.set()
+
+    @property
+    def async_mode(self) -> str:
+        """The mode in use; while ``async_mode=None`` is undecided, the one :func:`~.modes.detect_mode`
+        picks in the calling context (see :mod:`siothread.engine.modes`)."""
+        return self._async_mode or detect_mode()
 
     # -- handlers -----------------------------------------------------------------
     def on(self, event: str, handler: Optional[Handler] = None) -> Any:

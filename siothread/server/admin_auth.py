@@ -59,7 +59,7 @@ class CredentialsCheck:
         self.runtime = runtime
         self._callable: Optional[Callable[[Dict[str, Any]], Any]] = None
         self._entries: List[Dict[str, Any]] = []
-        self._gate: Any = runtime.Semaphore(_CONCURRENT_HASHES) if runtime is not None else None
+        self._gate: Any = None  # made at the first check: the runtime may be decided at first use
         if callable(auth) and not isinstance(auth, (dict, list)):
             self._callable = auth
             return
@@ -113,6 +113,8 @@ class CredentialsCheck:
         try:
             if self.runtime is None:
                 return bool(checkpw(password, hashed))
+            if self._gate is None:
+                self._gate = self.runtime.Semaphore(_CONCURRENT_HASHES)
             with self._gate:
                 return bool(self.runtime.run_in_thread(checkpw, password, hashed))
         except ValueError:  # bcrypt >= 5 refuses passwords over 72 bytes

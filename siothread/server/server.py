@@ -142,6 +142,9 @@ class Server(PythonSocketIOAttributes):
         engine_options["logger"] = engineio_logger
         self.eio = self.engine_class(**engine_options)
         self.runtime = self.eio.runtime
+        auto = getattr(self.eio, "auto_runtime", None)
+        if auto is not None:  # async_mode=None, decided at first use: then the runtime itself
+            auto.on_resolve(self._runtime_resolved)
         self.eio.on("connect", self._on_eio_connect)
         self.eio.on("message", self._on_eio_message)
         self.eio.on("disconnect", self._on_eio_disconnect)
@@ -205,6 +208,9 @@ class Server(PythonSocketIOAttributes):
             self.manager.enable_recovery(recovery)
         self.runtime.guard(self, _THREAD_SAFE_API)
         self.runtime.guard(self.manager, [n for n in dir(type(self.manager)) if not n.startswith("_")])
+
+    def _runtime_resolved(self, mode: str, runtime: Any) -> None:
+        self.runtime = runtime
 
     # ------------------------------------------------------------- registration
     def on(self, event: str, handler: Optional[Callable[..., Any]] = None,

@@ -99,7 +99,9 @@ def client_js():
 
 @app.route("/mode")
 def mode():
-    return jsonify(async_mode=sio.async_mode, pid=os.getpid())
+    auto = sio.eio.auto_runtime  # async_mode=None without evidence at construction: decided at first use
+    return jsonify(async_mode=sio.async_mode, pid=os.getpid(), resolved=auto and auto.mode,
+                   resolved_by=auto and auto.resolved_by)
 
 
 @sio.event

@@ -55,6 +55,8 @@ def command(server: str, port: int) -> List[str]:
     if server == "flask-run":
         return [sys.executable, "-m", "flask", "--app", "deploy_app", "run", "--host", "127.0.0.1",
                 "--port", str(port), "--with-threads"]
+    if server == "flask-siothread-run":
+        return [sys.executable, str(HERE / "flask_run_app.py"), str(port)]
     if server == "cli":
         return [sys.executable, "-m", "siothread", "deploy_app:app", "--host", "127.0.0.1", "--port", str(port)]
     gunicorn = [_bin("gunicorn") or "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1", "--chdir", str(HERE),

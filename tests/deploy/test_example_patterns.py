@@ -25,7 +25,7 @@ DEPLOYS = {
     "uwsgi-threads": ({}, "threading", True),
     "uwsgi-gevent": ({}, "gevent_uwsgi", True),
     "cli": ({}, "gevent", True),
-    "siothread": ({"DEPLOY_PATCH": "1"}, "gevent", True),
+    "siothread": ({}, "gevent", True),  # unpatched: siothread.serve decides async_mode=None
     "gunicorn-gevent": ({}, "gevent", True),
     "gunicorn-geventwebsocket": ({}, "gevent", True),
 }

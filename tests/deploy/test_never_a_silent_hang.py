@@ -107,8 +107,8 @@ def test_the_handshake_offers_websocket_only_where_it_can_be_handed_over(plain_p
 
 
 def test_threading_mode_under_gevents_server_without_patching_answers_500_and_logs_once(deploy):
-    # Built without monkey-patching, async_mode=None picks threading; siothread.serve is gevent's server.
-    d = deploy("siothread")
+    # async_mode='threading' asked for explicitly; siothread.serve is gevent's server.
+    d = deploy("siothread", DEPLOY_ASYNC_MODE="threading")
     assert d.mode == "threading"
     for _ in range(2):
         r = requests.get(d.url + HANDSHAKE, timeout=5)

@@ -85,7 +85,7 @@ def test_protocol_imports_only_the_standard_library(path: Path) -> None:
 #: the engine modules below ``engine/server.py``: sessions, transports and what they use
 ENGINE_BELOW_SERVER = ("session.py", "polling.py", "websocket.py", "legacy.py", "ws_accept.py", "owner.py",
                        "http.py", "prepared.py", "config.py", "_runtime.py", "_threading_runtime.py",
-                       "_threading_lock.py", "_threading_io.py", "modes.py", "diagnostics.py")
+                       "_threading_lock.py", "_threading_io.py", "modes.py", "diagnostics.py", "_auto_runtime.py")
 
 
 def test_every_engine_module_is_placed() -> None:
