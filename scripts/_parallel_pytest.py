@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 #: directories grouped so that each group takes about as long; a test directory not
 #: named here joins the first group, so nothing is ever left out.
 GROUPS: List[List[str]] = [
-    ["tests/unit", "tests/engine", "tests/conformance", "tests/fuzz", "tests/benchmarks"],
+    ["tests/unit", "tests/engine", "tests/conformance", "tests/fuzz"],
     ["tests/integration", "tests/client", "tests/robustness", "tests/browser", "tests/ops"],
-    ["tests/redis", "tests/workers", "tests/deploy", "tests/flask"],
+    ["tests/redis", "tests/workers", "tests/deploy", "tests/flask", "tests/benchmarks"],
 ]
 
 
