@@ -132,6 +132,10 @@ class RedisStreamsManager(ForkSafeNode, StreamRecovery, ClusterAdapter):
         self._floors: Dict[str, Tuple[StreamId, float]] = {}
         self._floors_checked = 0.0
         self._reader: Any = None
+        #: where the reader started (from the newest entry): own entries up to it are not delivered by it
+        self._read_from: StreamId = ZERO
+        #: set (and replaced) each time the reader handled a batch of entries
+        self._advanced = RUNTIME.Event()
         self._closed = False
         # namespace -> sid -> room -> stream position when the socket joined (recovery only)
         self._joined: Dict[str, Dict[str, Dict[str, StreamId]]] = {}
@@ -159,6 +163,7 @@ class RedisStreamsManager(ForkSafeNode, StreamRecovery, ClusterAdapter):
             for done in list(self._persisting.values()):
                 done.wait(max(0.0, deadline - time.monotonic()))
         self._closed = True
+        self._wake_broadcasters()
         if self._reader is not None:
             RUNTIME.killall([self._reader], block=True, timeout=1.0)
             self._reader = None
@@ -262,7 +267,8 @@ class RedisStreamsManager(ForkSafeNode, StreamRecovery, ClusterAdapter):
         """Deliver locally and, unless ``local``, add the broadcast to the stream.
 
         With recovery on, a plain broadcast is delivered with its entry id
-        appended (:meth:`store_packet`); without it (or for volatile ones) it is
+        appended (:meth:`store_packet`), by the stream reader in stream order
+        (:meth:`_reader_delivers`); without it (or for volatile ones) it is
         not stored, as in Node.
         """
         assert self.host is not None
@@ -271,12 +277,11 @@ class RedisStreamsManager(ForkSafeNode, StreamRecovery, ClusterAdapter):
         self.use_namespace(namespace)
         if self.recovery is not None and packet.id is None and not opts.volatile:
             stored = self.store_packet(namespace, packet, opts)
-            sids = self.select(namespace, opts)
-            if self._floors and stored is not packet:
-                entry = parse_id(stored.data[-1])
-                if entry is not None:
-                    sids = self.past_floor(sids, entry)
-            return self.host.deliver(stored, sids, opts)
+            entry = parse_id(stored.data[-1]) if stored is not packet else None
+            if entry is not None and self._reader_delivers(entry):
+                # the reader delivers it, in stream order: a socket's offsets only grow
+                return len(self.select(namespace, opts))
+            return self.host.deliver(stored, self.select(namespace, opts), opts)
         self.publish(namespace, MessageType.BROADCAST,
                      {"packet": wire.packet_to_wire(packet), "opts": wire.opts_to_wire(opts)})
         return self.host.deliver(packet, self.select(namespace, opts), opts)
@@ -290,6 +295,34 @@ class RedisStreamsManager(ForkSafeNode, StreamRecovery, ClusterAdapter):
             return packet
         return Packet(packet.type, packet.namespace, [*packet.data, entry], packet.id)
 
+    def _reader_delivers(self, entry: StreamId) -> bool:
+        """Whether this node's reader delivers the own stored broadcast ``entry``; waits until it did.
+
+        A client's offset is the last one it received, so each socket must get
+        the stored broadcasts in stream order: an own broadcast delivered right
+        after its ``XADD`` could overtake an earlier entry of another node that
+        the reader has not handled yet, and a client cut off just then would
+        send that earlier offset and get the own broadcast again in its replay.
+        The reader delivers own entries like the others; the broadcaster waits
+        (at most ``publish_timeout``) so that the emit returns after the local
+        delivery. False when the reader will not see the entry (it started
+        after it): the caller delivers it.
+        """
+        if RUNTIME.getcurrent() is self._reader:
+            return True  # a handler run by the reader: it reaches the entry once this returns
+        deadline = time.monotonic() + self.link.publish_timeout
+        while not self._closed and (self._position is None or self._position < entry):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._advanced.wait(remaining)
+        position = self._position
+        if position is None:
+            return False  # the reader has not started: it will start from the newest entry, past this one
+        if self._closed and position < entry:
+            return False  # the reader stopped before it
+        return self._read_from < entry
+
     # ------------------------------------------------------------ stream reader
     def _read_loop(self) -> None:
         """``XREAD BLOCK`` from the last handled entry, on a connection of its own, for ever."""
@@ -299,7 +332,7 @@ class RedisStreamsManager(ForkSafeNode, StreamRecovery, ClusterAdapter):
             try:
                 client = self.link.dedicated_client(self.block_time + self.link.publish_timeout)
                 if self._position is None:
-                    self._position = self._last_entry(client)
+                    self._position = self._read_from = self._last_entry(client)
                 else:
                     self._check_gap(client)
                 self.reader_connected = True
@@ -309,6 +342,7 @@ class RedisStreamsManager(ForkSafeNode, StreamRecovery, ClusterAdapter):
                                          block=int(self.block_time * 1000))
                     for entry, fields in _entries(reply):
                         self._on_entry(entry, fields)
+                    self._wake_broadcasters()
             except Exception as exc:  # noqa: BLE001 - reconnect on any failure
                 if self._closed:
                     return
@@ -322,6 +356,10 @@ class RedisStreamsManager(ForkSafeNode, StreamRecovery, ClusterAdapter):
                         client.close()
                     except Exception:  # noqa: BLE001 - closing a broken connection
                         pass
+
+    def _wake_broadcasters(self) -> None:
+        advanced, self._advanced = self._advanced, RUNTIME.Event()
+        advanced.set()
 
     def _last_entry(self, client: Any) -> StreamId:
         """Where a new reader starts: the newest entry (Node's ``$``, but an id a reconnect can resume from)."""
@@ -360,11 +398,15 @@ class RedisStreamsManager(ForkSafeNode, StreamRecovery, ClusterAdapter):
             self.logger.error("error handling stream entry %s", format_id(entry_id), exc_info=exc)
 
     def _stream_broadcast(self, message: Dict[str, Any], entry: str, data: Dict[str, Any]) -> None:
-        """Another node's broadcast: delivered once to the local recipients, with its offset if stored."""
+        """A broadcast entry: delivered once to the local recipients, with its offset if stored.
+
+        This node's own entries are delivered here only when stored (recovery on, no ack, not
+        volatile): :meth:`broadcast` left them to the reader so that they keep their stream order.
+        """
         namespace = message["nsp"]
-        if message["uid"] == self.uid or namespace not in self.namespaces:
+        if namespace not in self.namespaces:
             return
-        self._deliver_remote(namespace, data, entry)
+        self._deliver_remote(namespace, data, entry, own=message["uid"] == self.uid)
 
     def _remote_broadcast(self, uid: str, namespace: str, data: Dict[str, Any]) -> None:
         """A broadcast that came over pub/sub: with acks as usual; a plain one (no node sends it there)
@@ -374,11 +416,14 @@ class RedisStreamsManager(ForkSafeNode, StreamRecovery, ClusterAdapter):
         else:
             super()._remote_broadcast(uid, namespace, data)
 
-    def _deliver_remote(self, namespace: str, data: Dict[str, Any], entry: Optional[str]) -> None:
+    def _deliver_remote(self, namespace: str, data: Dict[str, Any], entry: Optional[str], own: bool = False) -> None:
         packet = wire.packet_from_wire(data.get("packet"), namespace)
         opts = wire.opts_from_wire(data.get("opts"), self.limits)
+        stored = entry is not None and self.recovery is not None and packet.id is None and not opts.volatile
+        if own and not stored:
+            return  # delivered by broadcast() itself
         sids = self.select(namespace, opts)
-        if entry is not None and self.recovery is not None and packet.id is None and not opts.volatile:
+        if stored:
             packet = Packet(PacketType.EVENT, namespace, [*packet.data, entry])
             if self._floors:
                 sids = self.past_floor(sids, self._position or ZERO)  # the entry being handled
