@@ -2,10 +2,11 @@
 # Runs the whole test suite: sets up .venv, the npm peers and Chromium, then pytest.
 # Extra arguments go to pytest (e.g. scripts/test.sh tests/engine -x).
 #
-# The Flask extension supports Flask 2.2 through the current 3.x: the main run uses the
-# newest Flask (the dev extra), then tests/flask runs again in .venv-flask22, pinned to
-# Flask/Werkzeug 2.2 (created once, like .venv, and rebuilt when setup.cfg or this script changes). That
-# second run happens for a whole-suite run, or when the arguments name tests/flask.
+# The Flask extension supports Flask 2.2 through the current 3.x: tests/flask first runs in
+# .venv-flask22, pinned to Flask/Werkzeug 2.2 (created once, like .venv, and rebuilt when setup.cfg
+# or this script changes), then the main run uses the newest Flask (the dev extra). The Flask 2.2
+# run happens for a whole-suite run, or when the arguments name tests/flask; it comes first so
+# that the whole suite's summary line is the last line printed.
 source "$(dirname "$0")/_bootstrap.sh"
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     # The browser test drives the chat example in headless Chromium (Debian's package).
@@ -29,12 +30,6 @@ else
 fi
 
 status=0
-if [ $# -eq 0 ] || { [ $# -eq 1 ] && [ "$1" = "--run-slow" ]; }; then
-    # the whole suite: its directories in a few pytest processes side by side
-    .venv/bin/python scripts/_parallel_pytest.py "$@" || status=$?
-else
-    .venv/bin/python -m pytest "$@" || status=$?
-fi
 if [ "$flask_oldest" = 1 ]; then
     stamp=".venv-flask22/.siothread-installed"
     if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ scripts/test.sh -nt "$stamp" ]; then
@@ -46,7 +41,13 @@ if [ "$flask_oldest" = 1 ]; then
             "flask-session==0.8.0" "pytest>=7.4" "requests>=2.28" "websocket-client>=1.6" "gunicorn>=21.2"
         touch "$stamp"
     fi
-    echo "tests/flask again with Flask $(.venv-flask22/bin/python -c 'from importlib.metadata import version; print(version("flask"))')"
+    echo "tests/flask with Flask $(.venv-flask22/bin/python -c 'from importlib.metadata import version; print(version("flask"))')"
     .venv-flask22/bin/python -m pytest tests/flask -q || status=$?
+fi
+if [ $# -eq 0 ] || { [ $# -eq 1 ] && [ "$1" = "--run-slow" ]; }; then
+    # the whole suite: its directories in a few pytest processes side by side
+    .venv/bin/python scripts/_parallel_pytest.py "$@" || status=$?
+else
+    .venv/bin/python -m pytest "$@" || status=$?
 fi
 exit $status
