@@ -11,13 +11,13 @@ factories) and may run for several apps; the latest app's server is the one
 """
 from __future__ import annotations
 
-import inspect
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import flask
 
 from siothread.errors import ConnectionRefusedError
 from siothread.server import Server, reason
+from siothread.server._registry import accepts_positional  # same distribution: one signature rule
 from siothread.wsgi import WSGIApp
 
 from . import _running
@@ -28,21 +28,6 @@ from .namespace import Namespace
 __all__ = ["SocketIO"]
 
 Handler = Callable[..., Any]
-
-
-def accepts_positional(fn: Callable[..., Any], count: int) -> bool:
-    """Whether ``fn`` can be called with ``count`` positional arguments (inspected once, at registration)."""
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return True
-    n = 0
-    for p in sig.parameters.values():
-        if p.kind is p.VAR_POSITIONAL:
-            return True
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            n += 1
-    return n >= count
 
 
 def data_of(args: Tuple[Any, ...]) -> Any:

@@ -33,6 +33,7 @@ import secrets
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ..errors import TimeoutError
+from ..protocol.socketio import Packet, PacketType
 from . import wire
 from .base import AckCollector, BroadcastOptions, SocketDetails
 from .cluster import details_from_wire, details_to_wire
@@ -42,8 +43,7 @@ from .redis_link import LinkUnavailable, RedisLink
 from .requests import AckForwarding, AckRelay, PendingRequests, TooManyRequests, run_server_side_emit
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..protocol.socketio import Packet
-    from .emitter import EmitterOperator, RedisEmitter
+    from .emitter import RedisEmitter
 
 __all__ = ["RedisManager", "RequestType"]
 
@@ -250,14 +250,10 @@ class RedisManager(ForkSafeNode, MemoryManager):
             raise RuntimeError("emit() on a manager is for write_only=True; servers use sio.emit()")
         if callback is not None:
             raise ValueError("an emitter cannot receive acknowledgements")
-        target = to if to is not None else room
         args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
-        op: "EmitterOperator" = self._emitter.of(namespace or "/")
-        if target is not None:
-            op = op.to(target)
-        if skip_sid is not None:
-            op = op.except_(skip_sid)
-        op.emit(event, *args)
+        ns = namespace or "/"
+        opts = BroadcastOptions.build(to if to is not None else room, skip_sid)
+        self.broadcast(ns, Packet(PacketType.EVENT, ns, [event, *args]), opts)
 
     # ------------------------------------------------------- socket management
     def _request(self, namespace: str, rtype: RequestType, opts: BroadcastOptions, **extra: Any) -> None:
