@@ -96,7 +96,9 @@ def test_sigkill_ends_its_sessions_only_and_answers_400_at_once(cluster):
 
 def test_graceful_reload_under_traffic(cluster):
     old = set(cluster.wait_workers(2))
-    traffic = Traffic(cluster.url, clients=4, duration=3500, interval=20,
+    # long enough for a second reconnection: a fresh connection made while the reload runs can
+    # still land on an old worker that is about to stop, and the client's backoff then waits 1-2 s
+    traffic = Traffic(cluster.url, clients=4, duration=6000, interval=20,
                       transports=["polling", "websocket"], freshConnections=True)
     time.sleep(0.5)
     cluster.proc.send_signal(signal.SIGHUP)
